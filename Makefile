@@ -1,0 +1,71 @@
+# SPDX-License-Identifier: GPL-2.0
+# peermap: `make` builds everything, `make check` runs every test.
+# See README.md and docs/testing.md.
+
+KERNEL   ?= stock
+B        := build
+CC       ?= gcc
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CSTD     := -std=c11 -D_GNU_SOURCE
+INC      := -Ilib -Iinclude/uapi
+CFLAGS   ?= -O2 -g
+SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+LIB_SRC  := $(wildcard lib/*.c)
+LIB_HDR  := $(wildcard lib/*.h include/uapi/peermap/*.h)
+CLI_SRC  := $(wildcard cli/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/san/tests/%,$(UNIT_SRC))
+
+.PHONY: all deps modules modules-compat user guest unit check sparse clean
+
+all: deps modules user guest
+
+deps:
+	@scripts/deps
+
+# Kernel modules for the stock 6.12 kernel and Debian 12's 6.1 (compat).
+modules: deps
+	@scripts/build-modules $(KERNEL) >/dev/null
+	@scripts/build-modules stock61 >/dev/null
+
+# Host library (static and shared) and CLI.
+user: $(B)/host/libpeermap.a $(B)/host/libpeermap.so $(B)/host/bin/peermap
+
+$(B)/host/obj/%.o: lib/%.c $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) -fPIC $(INC) -c $< -o $@
+
+$(B)/host/libpeermap.a: $(patsubst lib/%.c,$(B)/host/obj/%.o,$(LIB_SRC))
+	$(AR) rcs $@ $^
+
+$(B)/host/libpeermap.so: $(patsubst lib/%.c,$(B)/host/obj/%.o,$(LIB_SRC))
+	$(CC) -shared -Wl,-soname,libpeermap.so.0 -o $@ $^
+
+$(B)/host/bin/peermap: $(CLI_SRC) $(B)/host/libpeermap.a $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(INC) $(CLI_SRC) $(B)/host/libpeermap.a -o $@
+
+# Programs for the test guest: static, no sanitizer runtime there.
+guest: $(B)/guest/bin/peermap
+
+$(B)/guest/bin/peermap: $(CLI_SRC) $(LIB_SRC) $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) -static $(INC) $(CLI_SRC) $(LIB_SRC) -o $@
+
+# Unit tests: host, ASan + UBSan, TAP on stdout.
+$(B)/san/tests/%: tests/unit/%.c tests/unit/tap.h $(LIB_SRC) $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(INC) -Itests/unit $< $(LIB_SRC) -o $@
+
+unit: $(UNIT_BIN)
+
+check: all unit
+	@scripts/check
+
+sparse: deps
+	@out=$$(scripts/build-modules $(KERNEL) | tail -n 1); \
+	 $(MAKE) -s -C /lib/modules/$$(basename $$out)/build M=$$out/kernel C=2 CHECK=sparse W=1 modules
+
+clean:
+	rm -rf $(B)
