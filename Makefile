@@ -17,7 +17,7 @@ CLI_SRC  := $(wildcard cli/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/san/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps modules modules-compat user guest unit check sparse clean
+.PHONY: all deps modules user guest unit check checkpatch sparse clean
 
 all: deps modules user guest
 
@@ -60,8 +60,12 @@ $(B)/san/tests/%: tests/unit/%.c tests/unit/tap.h $(LIB_SRC) $(LIB_HDR)
 
 unit: $(UNIT_BIN)
 
+# CHECK_ARGS is passed to scripts/check, e.g. CHECK_ARGS="--topology switch".
 check: all unit
-	@scripts/check
+	@scripts/check $(CHECK_ARGS)
+
+checkpatch: deps
+	@scripts/checkpatch
 
 sparse: deps
 	@out=$$(scripts/build-modules $(KERNEL) | tail -n 1); \

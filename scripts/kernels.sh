@@ -6,7 +6,7 @@
 #   PM_KREL     its release string (uname -r in the guest)
 # pm_kernel_resolve NAME returns non-zero with a message when it can't.
 
-: "${PEERMAP_CACHE:=${XDG_CACHE_HOME:-$HOME/.cache}/peermap}"
+: "${PEERMAP_CACHE:=${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/peermap}"
 
 pm_newest_release() {	# glob under /lib/modules, newest first
 	local d
