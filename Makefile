@@ -14,6 +14,7 @@ SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 LIB_SRC  := $(wildcard lib/*.c)
 LIB_HDR  := $(wildcard lib/*.h include/uapi/peermap/*.h)
 CLI_SRC  := $(wildcard cli/*.c)
+CLI_HDR  := $(wildcard cli/*.h)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/san/tests/%,$(UNIT_SRC))
 
@@ -42,14 +43,14 @@ $(B)/host/libpeermap.a: $(patsubst lib/%.c,$(B)/host/obj/%.o,$(LIB_SRC))
 $(B)/host/libpeermap.so: $(patsubst lib/%.c,$(B)/host/obj/%.o,$(LIB_SRC))
 	$(CC) -shared -Wl,-soname,libpeermap.so.0 -o $@ $^
 
-$(B)/host/bin/peermap: $(CLI_SRC) $(B)/host/libpeermap.a $(LIB_HDR)
+$(B)/host/bin/peermap: $(CLI_SRC) $(CLI_HDR) $(B)/host/libpeermap.a $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(INC) $(CLI_SRC) $(B)/host/libpeermap.a -o $@
 
 # Programs for the test guest: static, no sanitizer runtime there.
 guest: $(B)/guest/bin/peermap
 
-$(B)/guest/bin/peermap: $(CLI_SRC) $(LIB_SRC) $(LIB_HDR)
+$(B)/guest/bin/peermap: $(CLI_SRC) $(CLI_HDR) $(LIB_SRC) $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) -static $(INC) $(CLI_SRC) $(LIB_SRC) -o $@
 

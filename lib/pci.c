@@ -84,6 +84,30 @@ static int is_pci_name(const char *s)
 	return strlen(s) == 12 && !pm_pci_parse(s, &a);
 }
 
+/* First entry of <dev>/misc (a driver's misc device), "" if none. */
+static int read_misc_node(const char *dir, char *node, size_t size)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	int ret = 0;
+	DIR *d;
+
+	node[0] = '\0';
+	if (strf(path, PATH_MAX, "%s/misc", dir))
+		return -ENAMETOOLONG;
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		ret = strf(node, size, "%s", de->d_name);
+		break;
+	}
+	closedir(d);
+	return ret;
+}
+
 int pm_pci_read(const char *sysroot, const char *name, struct pm_pci_dev *dev)
 {
 	char path[PATH_MAX], real[PATH_MAX], link[PATH_MAX];
@@ -119,6 +143,10 @@ int pm_pci_read(const char *sysroot, const char *name, struct pm_pci_dev *dev)
 		if (strf(dev->driver, sizeof(dev->driver), "%s", p ? p + 1 : link))
 			return -ENAMETOOLONG;
 	}
+
+	ret = read_misc_node(real, dev->node, sizeof(dev->node));
+	if (ret)
+		return ret;
 
 	/*
 	 * The real path is .../pciDDDD:BB/<root port>/.../<bridge>/<device>:

@@ -25,6 +25,7 @@ struct pm_pci_dev {
 	char name[PM_PCI_NAME_LEN];	/* canonical dddd:bb:dd.f */
 	unsigned int vendor, device, class_code;
 	char driver[64];		/* bound driver, "" if none */
+	char node[32];			/* its misc device ("peermap-bar0"), or "" */
 	int depth;			/* bridges above, root port first */
 	struct pm_pci_bridge up[PM_PCI_MAX_DEPTH];
 };

@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Exporters: drivers that own device memory and mmap it, one VMA per
+ * object. They register their vm_operations with peermap; a VMA with those
+ * vm_ops is device memory that their p2p_map callback resolves for a
+ * client. This file holds the registry, the helpers p2p_map calls, and the
+ * one helper that builds CPU mappings of BAR memory.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/dma-mapping.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+
+#include "compat.h"
+#include "internal.h"
+
+/* Protects peermap_exporters. Taken inside the mmap lock, never around it. */
+static DEFINE_MUTEX(peermap_exporters_lock);
+static LIST_HEAD(peermap_exporters);
+
+/* A dma_map_resource() mapping the core made for a peer piece. */
+struct peermap_iova {
+	struct list_head node;
+	dma_addr_t addr;
+	u64 len;
+	enum dma_data_direction dir;
+};
+
+/**
+ * peermap_register_exporter() - make an exporter's VMAs mappable for peers
+ * @exp: name, owner, vm_ops, p2p_map and p2p_unmap filled in
+ *
+ * Context: may sleep.
+ * Return: 0, -EINVAL for a missing field, -EEXIST if @exp->vm_ops is taken.
+ */
+int peermap_register_exporter(struct peermap_exporter *exp)
+{
+	struct peermap_exporter *e;
+	int ret = 0;
+
+	if (!exp->name || !exp->vm_ops || !exp->p2p_map || !exp->p2p_unmap)
+		return -EINVAL;
+	mutex_lock(&peermap_exporters_lock);
+	list_for_each_entry(e, &peermap_exporters, node) {
+		if (e->vm_ops == exp->vm_ops) {
+			ret = -EEXIST;
+			goto out;
+		}
+	}
+	list_add_tail(&exp->node, &peermap_exporters);
+	pr_info("exporter %s registered\n", exp->name);
+out:
+	mutex_unlock(&peermap_exporters_lock);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(peermap_register_exporter);
+
+/**
+ * peermap_unregister_exporter() - undo peermap_register_exporter()
+ * @exp: a registered exporter
+ *
+ * Every mapping through @exp holds a reference on @exp->owner, so an
+ * exporter module cannot be unloaded while one exists.
+ * Context: may sleep.
+ */
+void peermap_unregister_exporter(struct peermap_exporter *exp)
+{
+	mutex_lock(&peermap_exporters_lock);
+	list_del(&exp->node);
+	mutex_unlock(&peermap_exporters_lock);
+	pr_info("exporter %s unregistered\n", exp->name);
+}
+EXPORT_SYMBOL_GPL(peermap_unregister_exporter);
+
+/*
+ * The exporter of @vma with a reference on its module, or NULL if the VMA
+ * is not registered device memory. Called with the mmap lock held.
+ */
+struct peermap_exporter *peermap_exporter_get(struct vm_area_struct *vma)
+{
+	struct peermap_exporter *e, *found = NULL;
+
+	if (!vma->vm_ops)
+		return NULL;
+	mutex_lock(&peermap_exporters_lock);
+	list_for_each_entry(e, &peermap_exporters, node) {
+		if (e->vm_ops == vma->vm_ops && try_module_get(e->owner)) {
+			found = e;
+			break;
+		}
+	}
+	mutex_unlock(&peermap_exporters_lock);
+	return found;
+}
+
+void peermap_exporter_put(struct peermap_exporter *exp)
+{
+	module_put(exp->owner);
+}
+
+/**
+ * peermap_req_add_bar() - answer part of a p2p_map request with BAR memory
+ * @req: the request p2p_map was given
+ * @provider: the PCI device owning the BAR
+ * @bar: BAR index
+ * @offset: byte offset in the BAR
+ * @len: bytes
+ *
+ * Adds the segment(s) through which req->client reaches those bytes: the
+ * BAR's bus address when the client's DMA is untranslated, an IOVA of the
+ * BAR (dma_map_resource()) when an IOMMU translates it. The core tears the
+ * IOVA down at unmap, before calling p2p_unmap.
+ * Context: may sleep.
+ * Return: 0, -EINVAL if the range is not inside the BAR, -EREMOTEIO if the
+ * client cannot reach the provider, -ENOMEM, or -EIO if the IOMMU mapping
+ * failed.
+ */
+int peermap_req_add_bar(struct peermap_p2p_req *req, struct pci_dev *provider,
+			int bar, u64 offset, u64 len)
+{
+	enum dma_data_direction dir = peermap_dir(req->access);
+	u32 flags = PEERMAP_SEG_PEER;
+	struct peermap_route route;
+	struct peermap_iova *iova;
+	resource_size_t size;
+	dma_addr_t addr;
+	int ret;
+
+	if (bar < 0 || bar >= PCI_STD_NUM_BARS)
+		return -EINVAL;
+	size = pci_resource_len(provider, bar);
+	if (!len || offset >= size || len > size - offset)
+		return -EINVAL;
+	if (req->access & PEERMAP_ACCESS_WRITE)
+		flags |= PEERMAP_SEG_WRITE;
+
+	peermap_route_get(provider, req->client, &route);
+	dev_dbg(req->client, "route to %s: %s: %s\n", pci_name(provider),
+		peermap_path_name(route.path), route.reason);
+	if (route.path == PEERMAP_PATH_NONE) {
+		dev_warn(req->client, "no peer route to %s: %s\n",
+			 pci_name(provider), route.reason);
+		return -EREMOTEIO;
+	}
+	if (!route.iova)
+		return peermap_map_append(req->map,
+					  pci_bus_address(provider, bar) + offset,
+					  len, flags);
+
+	iova = kzalloc(sizeof(*iova), GFP_KERNEL);
+	if (!iova)
+		return -ENOMEM;
+	addr = dma_map_resource(req->client,
+				pci_resource_start(provider, bar) + offset, len,
+				dir, 0);
+	if (dma_mapping_error(req->client, addr)) {
+		dev_warn(req->client, "IOMMU mapping of %s BAR%d +%#llx (%llu bytes) failed\n",
+			 pci_name(provider), bar, offset, len);
+		kfree(iova);
+		return -EIO;
+	}
+	iova->addr = addr;
+	iova->len = len;
+	iova->dir = dir;
+	list_add_tail(&iova->node, &req->iovas);
+	ret = peermap_map_append(req->map, addr, len, flags | PEERMAP_SEG_IOVA);
+	return ret;	/* on error the IOVA is undone with the request */
+}
+EXPORT_SYMBOL_GPL(peermap_req_add_bar);
+
+/*
+ * Tear a peer piece down: its IOVAs first, then the exporter's unmap if
+ * p2p_map succeeded (the exporter may free the memory once it returns),
+ * then the module reference.
+ */
+void peermap_req_release(struct peermap_p2p_req *req)
+{
+	struct peermap_iova *iova, *tmp;
+
+	list_for_each_entry_safe(iova, tmp, &req->iovas, node) {
+		dma_unmap_resource(req->client, iova->addr, iova->len,
+				   iova->dir, 0);
+		list_del(&iova->node);
+		kfree(iova);
+	}
+	if (req->live)
+		req->exp->p2p_unmap(req);
+	peermap_exporter_put(req->exp);
+	list_del(&req->node);
+	kfree(req);
+}
+
+/**
+ * peermap_mmap_bar() - map BAR memory into a VMA for the CPU
+ * @vma: the VMA of one object, from the exporter's mmap
+ * @pdev: the device
+ * @bar: BAR index
+ * @offset: byte offset of the object in the BAR, page aligned
+ *
+ * Gets the subtle bits right in one place: VM_IO | VM_PFNMAP (GUP and
+ * importers that do not know peermap cannot pin it), VM_DONTEXPAND (no
+ * mremap growth past the object), VM_DONTDUMP (no core dumps of device
+ * memory), no exec, write-combined and decrypted page protection.
+ * Context: may sleep; called from f_op->mmap with the mmap lock held.
+ * Return: 0, -EINVAL if the VMA does not fit in the BAR, or the error of
+ * io_remap_pfn_range().
+ */
+int peermap_mmap_bar(struct vm_area_struct *vma, struct pci_dev *pdev, int bar,
+		     u64 offset)
+{
+	unsigned long size = vma->vm_end - vma->vm_start;
+	resource_size_t len = pci_resource_len(pdev, bar);
+
+	if (bar < 0 || bar >= PCI_STD_NUM_BARS || !PAGE_ALIGNED(offset) ||
+	    offset >= len || size > len - offset)
+		return -EINVAL;
+	vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
+	vm_flags_clear(vma, VM_MAYEXEC);
+	vma->vm_page_prot = pgprot_decrypted(pgprot_writecombine(vm_get_page_prot(vma->vm_flags)));
+	return io_remap_pfn_range(vma, vma->vm_start,
+				  (pci_resource_start(pdev, bar) + offset) >> PAGE_SHIFT,
+				  size, vma->vm_page_prot);
+}
+EXPORT_SYMBOL_GPL(peermap_mmap_bar);

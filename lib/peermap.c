@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* libpeermap: see peermap.h. */
+#include "peermap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+const char *pm_dev_dir(void)
+{
+	const char *d = getenv("PEERMAP_DEV_DIR");
+
+	return d && *d ? d : "/dev";
+}
+
+static int open_node(const char *kind, int index)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (index < 0)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "%s/peermap-%s%d", pm_dev_dir(), kind, index);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int pm_bar_open(int index, struct pm_bar *bar)
+{
+	int fd = open_node("bar", index);
+
+	if (fd < 0)
+		return fd;
+	if (ioctl(fd, PEERMAP_BAR_IOC_INFO, &bar->info)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	bar->fd = fd;
+	return 0;
+}
+
+void pm_bar_close(struct pm_bar *bar)
+{
+	if (bar->fd >= 0)
+		close(bar->fd);
+	bar->fd = -1;
+}
+
+int pm_obj_alloc(struct pm_bar *bar, uint64_t size, struct pm_obj *obj)
+{
+	struct peermap_bar_alloc req = { .size = size };
+	struct peermap_bar_free fr;
+	void *p;
+	int err;
+
+	if (ioctl(bar->fd, PEERMAP_BAR_IOC_ALLOC, &req))
+		return -errno;
+	p = mmap(NULL, req.alloc_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 bar->fd, (off_t)req.mmap_offset);
+	if (p == MAP_FAILED) {
+		err = -errno;
+		fr.handle = req.handle;
+		ioctl(bar->fd, PEERMAP_BAR_IOC_FREE, &fr);
+		return err;
+	}
+	obj->bar = bar;
+	obj->handle = req.handle;
+	obj->size = req.alloc_size;
+	obj->mmap_offset = req.mmap_offset;
+	obj->cpu = p;
+	return 0;
+}
+
+int pm_obj_free(struct pm_obj *obj)
+{
+	struct peermap_bar_free fr = { .handle = obj->handle };
+	int err = 0;
+
+	if (obj->cpu && munmap(obj->cpu, obj->size))
+		err = -errno;
+	obj->cpu = NULL;
+	if (ioctl(obj->bar->fd, PEERMAP_BAR_IOC_FREE, &fr) && !err)
+		err = -errno;
+	return err;
+}
+
+int pm_edu_open(int index)
+{
+	return open_node("edu", index);
+}
+
+int pm_edu_copy(int fd, void *dst, const void *src, size_t len)
+{
+	struct peermap_edu_copy req = {
+		.src = (uintptr_t)src, .dst = (uintptr_t)dst, .len = len,
+	};
+
+	return ioctl(fd, PEERMAP_EDU_IOC_COPY, &req) ? -errno : 0;
+}
+
+int pm_edu_segments(int fd, const void *addr, size_t len, unsigned int access,
+		    struct peermap_seg **segs, unsigned int *nsegs)
+{
+	struct peermap_edu_segments req = {
+		.addr = (uintptr_t)addr, .len = len, .access = access,
+	};
+	struct peermap_seg *v = NULL;
+	unsigned int room = 0;
+
+	/* Ask, grow, ask again: the count can change between calls. */
+	for (;;) {
+		req.nsegs = room;
+		req.segs = (uintptr_t)v;
+		if (ioctl(fd, PEERMAP_EDU_IOC_SEGMENTS, &req)) {
+			int err = -errno;
+
+			free(v);
+			return err;
+		}
+		if (req.nsegs <= room)
+			break;
+		free(v);
+		room = req.nsegs;
+		v = calloc(room, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+	}
+	*segs = v;
+	*nsegs = req.nsegs;
+	return 0;
+}
+
+int pm_parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned int shift = 0;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (end == s)
+		return -EINVAL;
+	if (errno == ERANGE)
+		return -ERANGE;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	default: break;
+	}
+	if (shift && (!strcmp(end, "iB") || !strcmp(end, "B")))
+		end += strlen(end);
+	if (*end)
+		return -EINVAL;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*out = (uint64_t)v << shift;
+	return 0;
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libpeermap: user-space access to peermap's reference exporter
+ * (/dev/peermap-barN) and importer (/dev/peermap-eduN). Functions return
+ * 0 or a negative errno; none prints.
+ */
+#ifndef PEERMAP_LIB_PEERMAP_H
+#define PEERMAP_LIB_PEERMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <peermap/peermap.h>
+
+/* An open exporter device. */
+struct pm_bar {
+	int fd;
+	struct peermap_bar_info info;
+};
+
+/* An object in device memory, mmapped for the CPU at @cpu. */
+struct pm_obj {
+	struct pm_bar *bar;
+	uint64_t handle;
+	uint64_t size;		/* as allocated (page multiple) */
+	uint64_t mmap_offset;
+	void *cpu;
+};
+
+/* Device directory, "/dev" unless PEERMAP_DEV_DIR says otherwise. */
+const char *pm_dev_dir(void);
+
+int pm_bar_open(int index, struct pm_bar *bar);
+void pm_bar_close(struct pm_bar *bar);
+/* Create an object of @size bytes and mmap it (read/write, shared). */
+int pm_obj_alloc(struct pm_bar *bar, uint64_t size, struct pm_obj *obj);
+/* Unmap and destroy; peer mappings keep the memory until they end. */
+int pm_obj_free(struct pm_obj *obj);
+
+/* The importer: returns an fd or -errno. */
+int pm_edu_open(int index);
+/* Copy @len bytes from @src to @dst with the DMA engine. */
+int pm_edu_copy(int fd, void *dst, const void *src, size_t len);
+/*
+ * The segments the engine gets for [addr, addr + len) with @access
+ * (PEERMAP_ACCESS_*), in a malloc'ed array the caller frees.
+ */
+int pm_edu_segments(int fd, const void *addr, size_t len, unsigned int access,
+		    struct peermap_seg **segs, unsigned int *nsegs);
+
+/*
+ * Parse a size: decimal or 0x hex, optional K, M, G suffix (powers of
+ * two, "KiB"/"MiB"/"GiB" also accepted). Returns 0 or -EINVAL/-ERANGE.
+ */
+int pm_parse_size(const char *s, uint64_t *out);
+
+#endif
