@@ -263,7 +263,7 @@ struct peermap_mapping *peermap_map_user(struct device *client,
 		}
 		piece_end = min(end, vma->vm_end);
 		exp = peermap_exporter_get(vma);
-		ret = vma_refuses(map, vma, cur, exp != NULL);
+		ret = vma_refuses(map, vma, cur, !!exp);
 		if (ret) {
 			if (exp)
 				peermap_exporter_put(exp);

@@ -23,13 +23,14 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/pci.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/xarray.h>
 
 #include <peermap.h>
 
-#define PMBAR_MIN_BAR	(1UL << 20)	/* smaller memory BARs are registers */
+#define PMBAR_MIN_BAR	SZ_1M	/* smaller memory BARs are registers */
 
 struct pmbar_dev {
 	struct kref ref;		/* probe, each open file, each object */
@@ -345,7 +346,7 @@ static int pmbar_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 
 	bar = pmbar_pick_bar(pdev);
 	if (bar < 0) {
-		dev_err(&pdev->dev, "no memory BAR of at least %lu bytes\n",
+		dev_err(&pdev->dev, "no memory BAR of at least %u bytes\n",
 			PMBAR_MIN_BAR);
 		return bar;
 	}
