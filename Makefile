@@ -48,7 +48,12 @@ $(B)/host/bin/peermap: $(CLI_SRC) $(CLI_HDR) $(B)/host/libpeermap.a $(LIB_HDR)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(INC) $(CLI_SRC) $(B)/host/libpeermap.a -o $@
 
 # Programs for the test guest: static, no sanitizer runtime there.
-guest: $(B)/guest/bin/peermap
+GUEST_TESTS := $(patsubst tests/guest/%.c,$(B)/guest/bin/pm-%,$(wildcard tests/guest/*_test.c))
+guest: $(B)/guest/bin/peermap $(GUEST_TESTS)
+
+$(B)/guest/bin/pm-%: tests/guest/%.c tests/guest/harness.h $(LIB_SRC) $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) -static $(INC) -Itests/guest $< $(LIB_SRC) -o $@
 
 $(B)/guest/bin/peermap: $(CLI_SRC) $(CLI_HDR) $(LIB_SRC) $(LIB_HDR)
 	@mkdir -p $(@D)

@@ -26,8 +26,8 @@ is "$(echo "$exp" | grep -c .)" 1 "one ivshmem-plain exporter enumerated"
 is "$(echo "$imp" | grep -c .)" 1 "one edu importer enumerated"
 exp_bdf=$(echo "$exp" | awk '{print $2}')
 imp_bdf=$(echo "$imp" | awk '{print $2}')
-exp_path=$(echo "$exp" | awk '{print $5}')
-imp_path=$(echo "$imp" | awk '{print $5}')
+exp_path=$(echo "$exp" | awk '{print $NF}')
+imp_path=$(echo "$imp" | awk '{print $NF}')
 is "$(ids_of "$exp_path")" "$TOPO_EXPECT_EXPORTER_PATH" "exporter's bridges are the topology's"
 is "$(ids_of "$imp_path")" "$TOPO_EXPECT_IMPORTER_PATH" "importer's bridges are the topology's"
 
