@@ -18,7 +18,7 @@ CLI_HDR  := $(wildcard cli/*.h)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/san/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps modules user guest unit check checkpatch sparse clean
+.PHONY: all deps modules user guest unit check demo checkpatch sparse clean
 
 all: deps modules user guest
 
@@ -69,6 +69,10 @@ unit: $(UNIT_BIN)
 # CHECK_ARGS is passed to scripts/check, e.g. CHECK_ARGS="--topology switch".
 check: all unit
 	@scripts/check $(CHECK_ARGS)
+
+# The end-to-end path in front of a person, on the switch topology.
+demo: all
+	@scripts/vm-run --topology switch -- peermap demo
 
 checkpatch: deps
 	@scripts/checkpatch

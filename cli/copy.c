@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -164,46 +163,6 @@ static const char *side_name(const struct side *s)
 	return s->dev ? "dev" : "ram";
 }
 
-static unsigned char pattern(unsigned int seed, uint64_t i)
-{
-	uint64_t x = (i + 1) * 0x9e3779b97f4a7c15ULL ^ seed;
-
-	return (unsigned char)(x >> 29 ^ x >> 7);
-}
-
-static void print_segments(int edu, const char *what, const void *addr,
-			   uint64_t len, unsigned int access)
-{
-	struct peermap_seg *segs;
-	unsigned int n, i;
-	int err;
-
-	err = pm_edu_segments(edu, addr, len, access, &segs, &n);
-	if (err) {
-		printf("segments of %s: error: %s\n", what, strerror(-err));
-		return;
-	}
-	printf("segments of %s (%" PRIu64 " bytes at %p, %s): %u\n", what, len,
-	       addr, access & PEERMAP_ACCESS_WRITE ? "device writes" :
-	       "device reads", n);
-	printf("  %4s  %-18s  %12s  %s\n", "#", "DMA ADDRESS", "LENGTH", "KIND");
-	for (i = 0; i < n; i++)
-		printf("  %4u  0x%016" PRIx64 "  %12" PRIu64 "  %s %s %s\n", i,
-		       (uint64_t)segs[i].addr, (uint64_t)segs[i].len,
-		       segs[i].flags & PEERMAP_SEG_PEER ? "peer" : "ram ",
-		       segs[i].flags & PEERMAP_SEG_IOVA ? "iova" : "bus ",
-		       segs[i].flags & PEERMAP_SEG_WRITE ? "rw" : "ro");
-	free(segs);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static const char copy_usage[] =
 	"usage: peermap copy [--size N] [--from dev|ram] [--to dev|ram]\n"
 	"                    [--src-offset N] [--dst-offset N] [--bar N] [--edu N]\n"
@@ -253,8 +212,8 @@ int cmd_copy(int argc, char **argv)
 		s[i] = pattern(o.seed, i);
 	memset(dst.base, FILLER, dst.alloc);
 	if (o.segments) {
-		print_segments(edu, "source", s, o.size, PEERMAP_ACCESS_READ);
-		print_segments(edu, "destination", d, o.size, PEERMAP_ACCESS_WRITE);
+		print_segments(edu, "source", s, o.size, PEERMAP_ACCESS_READ, 0);
+		print_segments(edu, "destination", d, o.size, PEERMAP_ACCESS_WRITE, 0);
 	}
 
 	t0 = now();
@@ -326,7 +285,7 @@ int cmd_segments(int argc, char **argv)
 	if (side_setup(&sd, &bar, o.from_dev, o.src_off, o.size))
 		goto out;
 	memset(sd.base, 0, sd.alloc);	/* RAM: fault the pages in */
-	print_segments(edu, side_name(&sd), sd.base + sd.off, o.size, o.access);
+	print_segments(edu, side_name(&sd), sd.base + sd.off, o.size, o.access, 0);
 	ret = 0;
 out:
 	side_free(&sd);

@@ -14,6 +14,7 @@ static const struct {
 	{ "alloc", cmd_alloc, "SIZE [--bar N] [--hold SEC]  create an object in device memory" },
 	{ "copy", cmd_copy, "[options]              copy with the importer's DMA engine, verified" },
 	{ "segments", cmd_segments, "[options]          the DMA segments the importer gets for a range" },
+	{ "demo", cmd_demo, "                       peer-to-peer copies from device memory, explained" },
 };
 
 static void usage(FILE *f)
