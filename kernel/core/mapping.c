@@ -112,8 +112,8 @@ static int map_ram(struct peermap_mapping *map, struct mm_struct *mm,
 	pinned = pm_pin_user_pages_remote(mm, first, rp->npages, gup, rp->pages);
 	if (pinned != rp->npages) {
 		rp->npages = max(pinned, 0L);
-		dev_info(map->client, "cannot pin memory at %#lx: %ld\n",
-			 first + (rp->npages << PAGE_SHIFT), pinned);
+		dev_info_ratelimited(map->client, "cannot pin memory at %#lx: %ld\n",
+				     first + (rp->npages << PAGE_SHIFT), pinned);
 		return pinned < 0 ? pinned : -EFAULT;
 	}
 	rp->dirty = !!(gup & FOLL_WRITE);
@@ -160,8 +160,8 @@ static int map_peer(struct peermap_mapping *map, struct peermap_exporter *exp,
 
 	ret = exp->p2p_map(vma, start, end - start, req);
 	if (ret) {
-		dev_info(map->client, "exporter %s refused %#lx-%#lx: %d\n",
-			 exp->name, start, end, ret);
+		dev_info_ratelimited(map->client, "exporter %s refused %#lx-%#lx: %d\n",
+				     exp->name, start, end, ret);
 		return ret;
 	}
 	req->live = true;
@@ -178,21 +178,21 @@ static int vma_refuses(struct peermap_mapping *map, struct vm_area_struct *vma,
 		       unsigned long addr, bool peer)
 {
 	if (!peer && (vma->vm_flags & (VM_IO | VM_PFNMAP))) {
-		dev_info(map->client, "%#lx is I/O memory of a driver not registered with peermap\n",
-			 addr);
+		dev_info_ratelimited(map->client, "%#lx is I/O memory of a driver not registered with peermap\n",
+				     addr);
 		return -EFAULT;
 	}
 	if (!(vma->vm_flags & (VM_READ | VM_WRITE))) {
-		dev_info(map->client, "%#lx is PROT_NONE\n", addr);
+		dev_info_ratelimited(map->client, "%#lx is PROT_NONE\n", addr);
 		return -EFAULT;
 	}
 	if ((map->access & PEERMAP_ACCESS_WRITE) && !(vma->vm_flags & VM_WRITE)) {
-		dev_info(map->client, "%#lx is read-only, write access asked\n",
-			 addr);
+		dev_info_ratelimited(map->client, "%#lx is read-only, write access asked\n",
+				     addr);
 		return -EACCES;
 	}
 	if ((map->access & PEERMAP_ACCESS_READ) && !(vma->vm_flags & VM_READ)) {
-		dev_info(map->client, "%#lx is not readable\n", addr);
+		dev_info_ratelimited(map->client, "%#lx is not readable\n", addr);
 		return -EACCES;
 	}
 	return 0;
@@ -233,8 +233,8 @@ struct peermap_mapping *peermap_map_user(struct device *client,
 	if (check_add_overflow(addr, len, &end))
 		return ERR_PTR(-EOVERFLOW);
 	if (len > max_map_bytes) {
-		dev_info(client, "map of %zu bytes over max_map_bytes %lu\n",
-			 len, max_map_bytes);
+		dev_info_ratelimited(client, "map of %zu bytes over max_map_bytes %lu\n",
+				     len, max_map_bytes);
 		return ERR_PTR(-E2BIG);
 	}
 	if (end > TASK_SIZE_MAX)
@@ -257,7 +257,7 @@ struct peermap_mapping *peermap_map_user(struct device *client,
 	for (cur = addr; cur < end; cur = piece_end) {
 		vma = find_vma(mm, cur);
 		if (!vma || vma->vm_start > cur) {
-			dev_info(client, "no mapping at %#lx\n", cur);
+			dev_info_ratelimited(client, "no mapping at %#lx\n", cur);
 			ret = -EFAULT;
 			goto err_unlock;
 		}

@@ -152,8 +152,8 @@ static long pmbar_alloc(struct pmbar_file *pf, void __user *arg)
 	if (READ_ONCE(bdev->gone))
 		return -ENODEV;
 	if (!req.size || req.size > bdev->bar_size) {
-		dev_info(&bdev->pdev->dev, "object of %llu bytes: must be 1..%llu\n",
-			 req.size, (u64)bdev->bar_size);
+		dev_info_ratelimited(&bdev->pdev->dev, "object of %llu bytes: must be 1..%llu\n",
+				     req.size, (u64)bdev->bar_size);
 		return req.size ? -E2BIG : -EINVAL;
 	}
 	obj = kzalloc(sizeof(*obj), GFP_KERNEL);
@@ -163,8 +163,8 @@ static long pmbar_alloc(struct pmbar_file *pf, void __user *arg)
 	obj->size = PAGE_ALIGN(req.size);
 	addr = gen_pool_alloc(bdev->pool, obj->size);
 	if (!addr) {
-		dev_info(&bdev->pdev->dev, "BAR%d full: %llu bytes asked, %zu free (fragmented or in use)\n",
-			 bdev->bar, obj->size, gen_pool_avail(bdev->pool));
+		dev_info_ratelimited(&bdev->pdev->dev, "BAR%d full: %llu bytes asked, %zu free (fragmented or in use)\n",
+				     bdev->bar, obj->size, gen_pool_avail(bdev->pool));
 		kfree(obj);
 		return -ENOSPC;
 	}
@@ -172,23 +172,24 @@ static long pmbar_alloc(struct pmbar_file *pf, void __user *arg)
 	kref_get(&bdev->ref);
 	obj->bdev = bdev;
 
-	ret = xa_insert(&pf->objs, obj->offset >> PAGE_SHIFT, obj, GFP_KERNEL);
-	if (ret)
-		goto err_put;
 	req.handle = obj->offset >> PAGE_SHIFT;
 	req.mmap_offset = obj->offset;
 	req.alloc_size = obj->size;
+	ret = xa_insert(&pf->objs, req.handle, obj, GFP_KERNEL);
+	if (ret) {
+		pmbar_obj_put(obj);
+		return ret;
+	}
 	if (copy_to_user(arg, &req, sizeof(req))) {
-		ret = -EFAULT;
-		goto err_erase;
+		/*
+		 * Another thread may have freed the handle (and the BAR range
+		 * been reused under it) meanwhile: drop only our own entry.
+		 */
+		if (xa_cmpxchg(&pf->objs, req.handle, obj, NULL, 0) == obj)
+			pmbar_obj_put(obj);
+		return -EFAULT;
 	}
 	return 0;
-
-err_erase:
-	xa_erase(&pf->objs, obj->offset >> PAGE_SHIFT);
-err_put:
-	pmbar_obj_put(obj);
-	return ret;
 }
 
 static long pmbar_free(struct pmbar_file *pf, void __user *arg)

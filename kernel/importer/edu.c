@@ -147,6 +147,8 @@ static long pmedu_copy(struct pmedu_dev *edev, void __user *arg)
 		return -EOVERFLOW;
 	if (req.src < dend && req.dst < send)
 		return -EINVAL;		/* overlapping ranges */
+	if (!READ_ONCE(edev->regs))
+		return -ENODEV;		/* removed; rechecked under the lock */
 
 	src = peermap_map_user(&edev->pdev->dev, current->mm, req.src, req.len,
 			       PEERMAP_ACCESS_READ);
