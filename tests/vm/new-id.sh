@@ -1,0 +1,27 @@
+# SPDX-License-Identifier: GPL-2.0
+# Run by tests/host/test_new_id.sh in a guest with an NVMe controller whose
+# controller memory buffer (CMB) is BAR2: peermap_bar takes any device with
+# a large memory BAR through new_id, and its objects work like ivshmem's.
+# Argument: the NVMe's PCI name.
+. "$(dirname "$0")/tap.sh"
+bdf=$1
+id=$(cat /sys/bus/pci/devices/$bdf/vendor /sys/bus/pci/devices/$bdf/device |
+	sed 's/0x//' | paste -sd' ')
+
+run "unbind $bdf from nvme" sh -c "echo $bdf > /sys/bus/pci/drivers/nvme/unbind"
+run "new_id '$id' to peermap_bar" sh -c "echo '$id' > /sys/bus/pci/drivers/peermap_bar/new_id"
+is "$(basename "$(readlink /sys/bus/pci/devices/$bdf/driver)")" peermap_bar "peermap_bar bound $bdf"
+node=$(ls /sys/bus/pci/devices/$bdf/misc/ 2>/dev/null)
+is "$node" peermap-bar1 "it is /dev/peermap-bar1"
+out=$(peermap devices)
+echo "$out" | sed 's/^/# /'
+echo "$out" | grep -q "^exporter  $bdf .* peermap_bar "
+ok $? "peermap devices lists it as an exporter"
+run "copy CMB object -> RAM" peermap copy --bar 1 --from dev --to ram --size 8K
+run "copy RAM -> CMB object, unaligned" peermap copy --bar 1 --from ram --to dev --size 5000 --src-offset 7 --dst-offset 9
+out=$(peermap segments --bar 1 --size 1M)
+echo "$out" | sed 's/^/# /'
+is "$(echo "$out" | grep -c ' peer ')" 1 "a 1 MiB CMB object is one peer segment"
+run "unbind from peermap_bar" sh -c "echo $bdf > /sys/bus/pci/drivers/peermap_bar/unbind"
+is "$(ls /dev/peermap-bar1 2>/dev/null)" "" "/dev/peermap-bar1 gone after unbind"
+done_testing
