@@ -118,6 +118,34 @@ static int parse_opts(int argc, char **argv, const char *usage, struct opts *o)
 	return optind;
 }
 
+/*
+ * Open /dev/peermap-barN if @need_bar, and /dev/peermap-eduN if @edu;
+ * say which failed. Returns 0 or 1; what was opened stays open.
+ */
+static int open_devices(const struct opts *o, int need_bar, struct pm_bar *bar,
+			int *edu)
+{
+	int err;
+
+	if (need_bar) {
+		err = pm_bar_open(o->bar, bar);
+		if (err) {
+			fprintf(stderr, "peermap: %s/peermap-bar%d: %s\n",
+				pm_dev_dir(), o->bar, strerror(-err));
+			return 1;
+		}
+	}
+	if (edu) {
+		*edu = pm_edu_open(o->edu);
+		if (*edu < 0) {
+			fprintf(stderr, "peermap: %s/peermap-edu%d: %s\n",
+				pm_dev_dir(), o->edu, strerror(-*edu));
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static int side_setup(struct side *s, struct pm_bar *bar, int dev,
 		      uint64_t off, uint64_t size)
 {
@@ -188,20 +216,8 @@ int cmd_copy(int argc, char **argv)
 		fprintf(stderr, "%s", copy_usage);
 		return 2;
 	}
-	if (o.from_dev || o.to_dev) {
-		err = pm_bar_open(o.bar, &bar);
-		if (err) {
-			fprintf(stderr, "peermap: %s/peermap-bar%d: %s\n",
-				pm_dev_dir(), o.bar, strerror(-err));
-			return 1;
-		}
-	}
-	edu = pm_edu_open(o.edu);
-	if (edu < 0) {
-		fprintf(stderr, "peermap: %s/peermap-edu%d: %s\n", pm_dev_dir(),
-			o.edu, strerror(-edu));
+	if (open_devices(&o, o.from_dev || o.to_dev, &bar, &edu))
 		goto out;
-	}
 	if (side_setup(&src, &bar, o.from_dev, o.src_off, o.size) ||
 	    side_setup(&dst, &bar, o.to_dev, o.dst_off, o.size))
 		goto out;
@@ -259,7 +275,7 @@ int cmd_segments(int argc, char **argv)
 {
 	struct pm_bar bar = { .fd = -1 };
 	struct side sd = { 0 };
-	int edu, err, ret = 1;
+	int edu = -1, ret = 1;
 	struct opts o;
 
 	if (parse_opts(argc, argv, segments_usage, &o) < 0)
@@ -268,20 +284,8 @@ int cmd_segments(int argc, char **argv)
 		fprintf(stderr, "%s", segments_usage);
 		return 2;
 	}
-	if (o.from_dev) {
-		err = pm_bar_open(o.bar, &bar);
-		if (err) {
-			fprintf(stderr, "peermap: %s/peermap-bar%d: %s\n",
-				pm_dev_dir(), o.bar, strerror(-err));
-			return 1;
-		}
-	}
-	edu = pm_edu_open(o.edu);
-	if (edu < 0) {
-		fprintf(stderr, "peermap: %s/peermap-edu%d: %s\n", pm_dev_dir(),
-			o.edu, strerror(-edu));
+	if (open_devices(&o, o.from_dev, &bar, &edu))
 		goto out;
-	}
 	if (side_setup(&sd, &bar, o.from_dev, o.src_off, o.size))
 		goto out;
 	memset(sd.base, 0, sd.alloc);	/* RAM: fault the pages in */
@@ -313,12 +317,8 @@ int cmd_alloc(int argc, char **argv)
 		fprintf(stderr, "%s", alloc_usage);
 		return 2;
 	}
-	err = pm_bar_open(o.bar, &bar);
-	if (err) {
-		fprintf(stderr, "peermap: %s/peermap-bar%d: %s\n", pm_dev_dir(),
-			o.bar, strerror(-err));
+	if (open_devices(&o, 1, &bar, NULL))
 		return 1;
-	}
 	err = pm_obj_alloc(&bar, size, &obj);
 	if (err) {
 		fprintf(stderr, "peermap: object of %" PRIu64 " bytes in %s: %s\n",

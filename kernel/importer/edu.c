@@ -6,19 +6,13 @@
  * the engine reads the source into its 4 KiB buffer and writes it out to
  * the destination, chunk by chunk, with the DMA addresses peermap gave.
  *
- * The edu engine (QEMU hw/misc/edu.c): registers in BAR0, 0x80 source,
- * 0x88 destination, 0x90 count, 0x98 command (bit 0 run, bit 1 edu->RAM);
- * its buffer is at device address 0x40000. QEMU 7.2 aborts the whole VM
- * for a count of 0 or a transfer reaching 0x41000, so every chunk is
- * 1..EDU_CHUNK_MAX bytes at the buffer's start.
+ * The engine's registers and its QEMU limits: edu_hw.h.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/delay.h>
 #include <linux/dma-mapping.h>
 #include <linux/fs.h>
 #include <linux/idr.h>
-#include <linux/io-64-nonatomic-lo-hi.h>
 #include <linux/kref.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -31,15 +25,8 @@
 
 #include <peermap.h>
 
-#define EDU_REG_ID		0x00
-#define EDU_REG_SRC		0x80
-#define EDU_REG_DST		0x88
-#define EDU_REG_CNT		0x90
-#define EDU_REG_CMD		0x98
-#define EDU_CMD_RUN		BIT(0)
-#define EDU_CMD_TO_RAM		BIT(1)
-#define EDU_BUF			0x40000
-#define EDU_CHUNK_MAX		4095
+#include "edu_hw.h"
+
 #define EDU_DMA_TIMEOUT_MS	5000
 
 struct pmedu_dev {
@@ -68,28 +55,17 @@ static void pmedu_release_dev(struct kref *ref)
 	kfree(edev);
 }
 
-/* One engine transfer; waits for it, uninterruptibly: it is DMA in flight. */
+/* One engine transfer, polled to completion (the DMA is in flight). */
 static int edu_xfer(struct pmedu_dev *edev, u64 src, u64 dst, u32 len,
 		    bool to_ram)
 {
-	unsigned long timeout = jiffies + msecs_to_jiffies(EDU_DMA_TIMEOUT_MS);
-	void __iomem *regs = edev->regs;
+	int ret = edu_hw_xfer(edev->regs, src, dst, len, to_ram,
+			      EDU_DMA_TIMEOUT_MS);
 
-	if (WARN_ON_ONCE(!len || len > EDU_CHUNK_MAX))
-		return -EINVAL;
-	writeq(src, regs + EDU_REG_SRC);
-	writeq(dst, regs + EDU_REG_DST);
-	writeq(len, regs + EDU_REG_CNT);
-	writeq(EDU_CMD_RUN | (to_ram ? EDU_CMD_TO_RAM : 0), regs + EDU_REG_CMD);
-	while (readq(regs + EDU_REG_CMD) & EDU_CMD_RUN) {
-		if (time_after(jiffies, timeout)) {
-			dev_err(&edev->pdev->dev, "DMA of %u bytes did not complete in %d ms\n",
-				len, EDU_DMA_TIMEOUT_MS);
-			return -ETIMEDOUT;
-		}
-		usleep_range(1000, 2000);
-	}
-	return 0;
+	if (ret == -ETIMEDOUT)
+		dev_err(&edev->pdev->dev, "DMA of %u bytes did not complete in %d ms\n",
+			len, EDU_DMA_TIMEOUT_MS);
+	return ret;
 }
 
 /* Walk both segment vectors in step, one engine round trip per chunk. */
@@ -102,7 +78,7 @@ static int pmedu_run(struct pmedu_dev *edev, struct peermap_mapping *src,
 	int ret;
 
 	while (left) {
-		n = min3((u64)EDU_CHUNK_MAX, src->segs[si].len - soff,
+		n = min3((u64)EDU_XFER_MAX, src->segs[si].len - soff,
 			 dst->segs[di].len - doff);
 		ret = edu_xfer(edev, src->segs[si].addr + soff, EDU_BUF, n, false);
 		if (!ret)
@@ -335,7 +311,7 @@ static void pmedu_remove(struct pci_dev *pdev)
 }
 
 static const struct pci_device_id pmedu_ids[] = {
-	{ PCI_DEVICE(0x1234, 0x11e8) },	/* QEMU edu */
+	{ PCI_DEVICE(EDU_VENDOR, EDU_DEVICE) },	/* QEMU edu */
 	{ }
 };
 MODULE_DEVICE_TABLE(pci, pmedu_ids);

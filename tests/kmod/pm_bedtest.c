@@ -2,7 +2,8 @@
 /*
  * pm_bedtest: proves the QEMU test bed can do peer-to-peer DMA.
  *
- * Test-only code, independent of peermap: it drives QEMU's edu DMA engine
+ * Test-only code, independent of peermap (it shares only the edu register
+ * header, kernel/importer/edu_hw.h): it drives QEMU's edu DMA engine
  * to copy a pattern from the ivshmem-plain BAR2 into edu's internal buffer
  * and back to another offset of BAR2. The peer address the edu device uses
  * comes from dma_map_resource(): the BAR's bus address when edu's DMA is not
@@ -15,10 +16,8 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/debugfs.h>
-#include <linux/delay.h>
 #include <linux/dma-mapping.h>
 #include <linux/io.h>
-#include <linux/io-64-nonatomic-lo-hi.h>
 #include <linux/iommu.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -26,21 +25,11 @@
 #include <linux/random.h>
 #include <linux/seq_file.h>
 
-#define EDU_VENDOR		0x1234
-#define EDU_DEVICE		0x11e8
+#include "edu_hw.h"
+
 #define IVSHMEM_VENDOR		0x1af4
 #define IVSHMEM_DEVICE		0x1110
 #define IVSHMEM_BAR		2
-
-#define EDU_REG_SRC		0x80
-#define EDU_REG_DST		0x88
-#define EDU_REG_CNT		0x90
-#define EDU_REG_CMD		0x98
-#define EDU_CMD_RUN		BIT(0)
-#define EDU_CMD_TO_RAM		BIT(1)
-#define EDU_BUF			0x40000
-/* QEMU 7.2 aborts the VM on a 4096-byte transfer: stay below it. */
-#define EDU_MAX_XFER		4095
 
 #define SRC_OFF			0x0
 #define DST_OFF			0x10000
@@ -54,22 +43,6 @@ MODULE_PARM_DESC(xfer_len, "bytes to copy, 1..4095 (default 2048)");
 /* Serialises test runs: they share the devices and the edu buffer. */
 static DEFINE_MUTEX(bedtest_lock);
 static struct dentry *bedtest_dir;
-
-static int edu_dma(void __iomem *regs, u64 src, u64 dst, u32 len, bool to_ram)
-{
-	unsigned long timeout = jiffies + 5 * HZ;
-
-	writeq(src, regs + EDU_REG_SRC);
-	writeq(dst, regs + EDU_REG_DST);
-	writeq(len, regs + EDU_REG_CNT);
-	writeq(EDU_CMD_RUN | (to_ram ? EDU_CMD_TO_RAM : 0), regs + EDU_REG_CMD);
-	while (readq(regs + EDU_REG_CMD) & EDU_CMD_RUN) {
-		if (time_after(jiffies, timeout))
-			return -ETIMEDOUT;
-		usleep_range(5000, 10000);
-	}
-	return 0;
-}
 
 static u8 pattern_byte(u32 seed, size_t i)
 {
@@ -88,9 +61,9 @@ static int bedtest_run(struct seq_file *m, struct pci_dev *edu,
 	size_t i;
 	int ret;
 
-	if (!len || len > EDU_MAX_XFER) {
+	if (!len || len > EDU_XFER_MAX) {
 		seq_printf(m, "result=fail reason=xfer_len %u not in 1..%u\n",
-			   len, EDU_MAX_XFER);
+			   len, EDU_XFER_MAX);
 		return -EINVAL;
 	}
 	if (pci_resource_len(shm, IVSHMEM_BAR) < WINDOW) {
@@ -124,9 +97,9 @@ static int bedtest_run(struct seq_file *m, struct pci_dev *edu,
 		iowrite8(0xa5, bar + DST_OFF + i);
 
 	pci_set_master(edu);
-	ret = edu_dma(regs, dma + SRC_OFF, EDU_BUF, len, false);
+	ret = edu_hw_xfer(regs, dma + SRC_OFF, EDU_BUF, len, false, 5000);
 	if (!ret)
-		ret = edu_dma(regs, EDU_BUF, dma + DST_OFF, len, true);
+		ret = edu_hw_xfer(regs, EDU_BUF, dma + DST_OFF, len, true, 5000);
 	pci_clear_master(edu);
 	if (ret)
 		goto err_unmap_dma;
