@@ -59,10 +59,12 @@ $(B)/guest/bin/peermap: $(CLI_SRC) $(CLI_HDR) $(LIB_SRC) $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) -static $(INC) $(CLI_SRC) $(LIB_SRC) -o $@
 
-# Unit tests: host, ASan + UBSan, TAP on stdout.
-$(B)/san/tests/%: tests/unit/%.c tests/unit/tap.h $(LIB_SRC) $(LIB_HDR)
+# Unit tests: host, ASan + UBSan, TAP on stdout. The route decision is
+# kernel code built for user space too (kernel/core/route_rules.c).
+KSHARED  := kernel/core/route_rules.c
+$(B)/san/tests/%: tests/unit/%.c tests/unit/tap.h $(LIB_SRC) $(LIB_HDR) $(KSHARED) kernel/core/route_rules.h
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(INC) -Itests/unit $< $(LIB_SRC) -o $@
+	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(INC) -Ikernel/core -Itests/unit $< $(LIB_SRC) $(KSHARED) -o $@
 
 unit: $(UNIT_BIN)
 

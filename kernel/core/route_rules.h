@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The route decision, apart from the kernel objects it is computed from:
+ * a pure function of the two devices' paths to the root, their host
+ * bridges, the IOMMU and CPU facts and the administrator's overrides. The
+ * core fills these structures from struct pci_dev (route.c); the unit
+ * tests fill them with synthetic trees (tests/unit/test_route.c), so this
+ * file builds both in the kernel and in user space.
+ */
+#ifndef _PEERMAP_ROUTE_RULES_H
+#define _PEERMAP_ROUTE_RULES_H
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#else
+#include <stdbool.h>
+#include <stdint.h>
+typedef uint16_t u16;
+#define __printf(a, b) __attribute__((format(printf, a, b)))
+#endif
+
+#define PM_RT_MAX_DEPTH		16	/* bridges above a device */
+#define PM_RT_NAME_LEN		16	/* "dddd:bb:dd.f" + NUL, rounded */
+#define PM_RT_REASON_LEN	256
+#define PM_RT_STEPS_LEN		1024
+
+enum pm_rt_path {
+	PM_RT_NONE = 0,
+	PM_RT_SWITCH = 1,	/* below a common bridge, by bus address */
+	PM_RT_HOST_BRIDGE = 2,	/* through the root complex */
+};
+
+enum pm_rt_override {
+	PM_RT_OVR_NONE = 0,
+	PM_RT_OVR_ALLOW,	/* use the host bridge even if not trusted */
+	PM_RT_OVR_DENY,		/* never */
+	PM_RT_OVR_HOST_BRIDGE,	/* through the root complex even if a switch would do */
+};
+
+/* One PCI function on a device's way to the root. */
+struct pm_rt_node {
+	char name[PM_RT_NAME_LEN];
+	u16 vendor, device;
+	u16 acs_ctrl;		/* ACS control register, 0 without ACS */
+	bool is_root_port;
+};
+
+/* A device, the bridges above it, and the host bridge of its root bus. */
+struct pm_rt_dev {
+	int n;					/* node[0] is the device */
+	struct pm_rt_node node[PM_RT_MAX_DEPTH + 1];
+	char root_bus[PM_RT_NAME_LEN];		/* "pci0000:00": the host bridge */
+	bool host_known;			/* a host bridge device was found */
+	u16 host_vendor, host_device;		/* its IDs (00.0 or first root port) */
+	bool host_trusted;			/* by the administrator */
+};
+
+/* Facts about the machine and the request, gathered by the caller. */
+struct pm_rt_env {
+	bool cpu_forwards;		/* the CPU vendor rule (AMD Zen and later) */
+	const char *cpu;		/* for the reason, e.g. "AuthenticAMD family 0xf" */
+	bool client_translated;		/* the client's DMA goes through an IOMMU */
+	const char *iommu;		/* for the reason, e.g. "DMA-FQ domain" */
+	enum pm_rt_override override;	/* for this pair */
+};
+
+struct pm_rt_result {
+	enum pm_rt_path path;
+	int distance;			/* hops from each device to where they meet */
+	bool iova;			/* reach the peer through an IOVA */
+	char reason[PM_RT_REASON_LEN];	/* one line */
+	char steps[PM_RT_STEPS_LEN];	/* the decision, one step per line */
+};
+
+/* ACS control bits that send peer traffic up to the root complex. */
+#define PM_RT_ACS_RR		0x0004	/* P2P request redirect */
+#define PM_RT_ACS_CR		0x0008	/* P2P completion redirect */
+#define PM_RT_ACS_EC		0x0020	/* P2P egress control */
+
+void pm_rt_decide(const struct pm_rt_dev *provider, const struct pm_rt_dev *client,
+		  const struct pm_rt_env *env, struct pm_rt_result *res);
+const char *pm_rt_path_name(enum pm_rt_path path);
+/* Host bridges Linux's P2PDMA knows to forward peer traffic. */
+bool pm_rt_host_allowed(u16 vendor, u16 device, bool same_host_bridge);
+
+#endif /* _PEERMAP_ROUTE_RULES_H */
