@@ -8,6 +8,14 @@ int cmd_alloc(int argc, char **argv);
 int cmd_copy(int argc, char **argv);
 int cmd_segments(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_topo(int argc, char **argv);
+int cmd_route(int argc, char **argv);
+
+struct pm_pci_dev;
+/* "exporter", "importer" or "-" (devices.c). */
+const char *device_role(const struct pm_pci_dev *d);
+/* The sysfs root: PEERMAP_SYSFS or /sys. */
+const char *sysroot(void);
 
 #include <stdint.h>
 

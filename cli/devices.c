@@ -8,7 +8,7 @@
 #include "pci.h"
 
 /* Roles by bound driver first (new_id binds any device), then by ID. */
-static const char *role_of(const struct pm_pci_dev *d)
+const char *device_role(const struct pm_pci_dev *d)
 {
 	if (!strcmp(d->driver, "peermap_bar"))
 		return "exporter";
@@ -21,7 +21,7 @@ static const char *role_of(const struct pm_pci_dev *d)
 	return "-";
 }
 
-static const char *sysroot(void)
+const char *sysroot(void)
 {
 	const char *s = getenv("PEERMAP_SYSFS");
 
@@ -60,7 +60,7 @@ int cmd_devices(int argc, char **argv)
 	printf("%-8s  %-12s  %-9s  %-12s  %-14s  %s\n", "ROLE", "DEVICE", "ID",
 	       "DRIVER", "NODE", "PATH (bridges from the root)");
 	for (i = 0; i < n; i++) {
-		const char *role = role_of(&devs[i]);
+		const char *role = device_role(&devs[i]);
 
 		if (!all && !strcmp(role, "-"))
 			continue;

@@ -14,6 +14,8 @@ static const struct {
 	{ "alloc", cmd_alloc, "SIZE [--bar N] [--hold SEC]  create an object in device memory" },
 	{ "copy", cmd_copy, "[options]              copy with the importer's DMA engine, verified" },
 	{ "segments", cmd_segments, "[options]          the DMA segments the importer gets for a range" },
+	{ "topo", cmd_topo, "[--json|--dot]         routes between every exporter and importer" },
+	{ "route", cmd_route, "PROVIDER CLIENT       how CLIENT reaches PROVIDER's memory, step by step" },
 	{ "demo", cmd_demo, "                       peer-to-peer copies from device memory, explained" },
 };
 

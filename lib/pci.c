@@ -155,6 +155,9 @@ int pm_pci_read(const char *sysroot, const char *name, struct pm_pci_dev *dev)
 	for (p = strtok(real, "/"); p; p = strtok(NULL, "/")) {
 		if (!is_pci_name(p)) {
 			ncomp = 0;	/* only the run ending at the device */
+			if (!strncmp(p, "pci", 3) &&
+			    strf(dev->root, sizeof(dev->root), "%s", p))
+				return -ENAMETOOLONG;
 			continue;
 		}
 		if (ncomp > PM_PCI_MAX_DEPTH)

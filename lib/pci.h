@@ -26,6 +26,7 @@ struct pm_pci_dev {
 	unsigned int vendor, device, class_code;
 	char driver[64];		/* bound driver, "" if none */
 	char node[32];			/* its misc device ("peermap-bar0"), or "" */
+	char root[PM_PCI_NAME_LEN];	/* its root bus: "pci0000:00" */
 	int depth;			/* bridges above, root port first */
 	struct pm_pci_bridge up[PM_PCI_MAX_DEPTH];
 };

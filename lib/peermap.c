@@ -138,6 +138,40 @@ int pm_edu_segments(int fd, const void *addr, size_t len, unsigned int access,
 	return 0;
 }
 
+int pm_route(const char *provider, const char *client,
+	     struct peermap_route_query *q)
+{
+	char path[PATH_MAX];
+	int fd, err = 0;
+
+	memset(q, 0, sizeof(*q));
+	if (strlen(provider) >= sizeof(q->provider) ||
+	    strlen(client) >= sizeof(q->client))
+		return -EINVAL;
+	strcpy(q->provider, provider);
+	strcpy(q->client, client);
+	snprintf(path, sizeof(path), "%s/peermap", pm_dev_dir());
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, PEERMAP_IOC_ROUTE, q))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+const char *pm_path_name(unsigned int path)
+{
+	switch (path) {
+	case PEERMAP_PATH_SWITCH:
+		return "switch";
+	case PEERMAP_PATH_HOST_BRIDGE:
+		return "host-bridge";
+	default:
+		return "none";
+	}
+}
+
 int pm_parse_size(const char *s, uint64_t *out)
 {
 	unsigned long long v;

@@ -49,6 +49,15 @@ int pm_edu_segments(int fd, const void *addr, size_t len, unsigned int access,
 		    struct peermap_seg **segs, unsigned int *nsegs);
 
 /*
+ * How @client reaches @provider's memory (PCI names), from /dev/peermap:
+ * q->path, distance, flags, reason and steps.
+ */
+int pm_route(const char *provider, const char *client,
+	     struct peermap_route_query *q);
+/* "none", "switch", "host-bridge" */
+const char *pm_path_name(unsigned int path);
+
+/*
  * Parse a size: decimal or 0x hex, optional K, M, G suffix (powers of
  * two, "KiB"/"MiB"/"GiB" also accepted). Returns 0 or -EINVAL/-ERANGE.
  */

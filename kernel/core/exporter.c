@@ -123,10 +123,11 @@ int peermap_req_add_bar(struct peermap_p2p_req *req, struct pci_dev *provider,
 {
 	enum dma_data_direction dir = peermap_dir(req->access);
 	u32 flags = PEERMAP_SEG_PEER;
-	struct peermap_route route;
+	struct pm_rt_result *route;
 	struct peermap_iova *iova;
 	resource_size_t size;
 	dma_addr_t addr;
+	bool use_iova;
 	int ret;
 
 	if (bar < 0 || bar >= PCI_STD_NUM_BARS)
@@ -137,15 +138,20 @@ int peermap_req_add_bar(struct peermap_p2p_req *req, struct pci_dev *provider,
 	if (req->access & PEERMAP_ACCESS_WRITE)
 		flags |= PEERMAP_SEG_WRITE;
 
-	peermap_route_get(provider, req->client, &route);
-	dev_dbg(req->client, "route to %s: %s: %s\n", pci_name(provider),
-		peermap_path_name(route.path), route.reason);
-	if (route.path == PEERMAP_PATH_NONE) {
-		dev_warn(req->client, "no peer route to %s: %s\n",
-			 pci_name(provider), route.reason);
-		return -EREMOTEIO;
+	route = kmalloc(sizeof(*route), GFP_KERNEL);
+	if (!route)
+		return -ENOMEM;
+	ret = peermap_route_get(provider, req->client, route, NULL);
+	if (!ret && route->path == PM_RT_NONE) {
+		dev_warn_ratelimited(req->client, "no peer route to %s: %s\n",
+				     pci_name(provider), route->reason);
+		ret = -EREMOTEIO;
 	}
-	if (!route.iova)
+	use_iova = !ret && route->iova;
+	kfree(route);
+	if (ret)
+		return ret;
+	if (!use_iova)
 		return peermap_map_append(req->map,
 					  pci_bus_address(provider, bar) + offset,
 					  len, flags);

@@ -3,28 +3,31 @@
 #ifndef _PEERMAP_INTERNAL_H
 #define _PEERMAP_INTERNAL_H
 
+#include <linux/dma-direction.h>
 #include <peermap.h>
 
-enum peermap_path {
-	PEERMAP_PATH_NONE,
-	PEERMAP_PATH_SWITCH,		/* by bus address, below a switch */
-	PEERMAP_PATH_HOST_BRIDGE,	/* through the root complex */
-};
+#include "route_rules.h"
 
-#define PEERMAP_REASON_LEN	160
-
-struct peermap_route {
-	enum peermap_path path;
-	int distance;			/* bridges between the two devices */
-	bool iova;			/* client DMA translated: use an IOVA */
-	char reason[PEERMAP_REASON_LEN];
-};
+struct dentry;
+struct seq_file;
 
 /* route.c */
 bool peermap_client_translated(struct device *client);
-void peermap_route_get(struct pci_dev *provider, struct device *client,
-		       struct peermap_route *route);
-const char *peermap_path_name(enum peermap_path path);
+int peermap_route_get(struct pci_dev *provider, struct device *client,
+		      struct pm_rt_result *res, bool *cached);
+void peermap_route_flush(void);
+void peermap_route_show(struct seq_file *m);
+int peermap_route_init(void);
+void peermap_route_exit(void);
+
+/* settings.c */
+bool peermap_host_trusted(u16 vendor, u16 device);
+enum pm_rt_override peermap_pair_override(struct pci_dev *a, struct pci_dev *b);
+void peermap_settings_exit(void);
+
+/* ctl.c: /dev/peermap and debugfs */
+int peermap_ctl_init(struct dentry *debugfs);
+void peermap_ctl_exit(void);
 
 /* exporter.c */
 struct peermap_exporter *peermap_exporter_get(struct vm_area_struct *vma);

@@ -1,19 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * peermap core: module life cycle.
- *
- * The core owns the peer-to-peer state shared by exporters and importers.
- * For now it only publishes its debugfs directory, which the components
- * added later (routes, exporter registry, mappings) populate.
+ * peermap core: module life cycle. The core holds the exporter registry
+ * (exporter.c), maps user ranges for importers (mapping.c), decides routes
+ * (route.c, route_rules.c, settings.c) and answers on /dev/peermap and in
+ * debugfs (ctl.c).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/debugfs.h>
 #include <linux/module.h>
 
-#define PEERMAP_VERSION "0.1"
+#include "internal.h"
 
-/* Root of /sys/kernel/debug/peermap; NULL or an error pointer if absent. */
+#define PEERMAP_VERSION "0.2"
+
+/* Root of /sys/kernel/debug/peermap; an error pointer if debugfs is off. */
 static struct dentry *peermap_debugfs;
 
 static int peermap_version_show(struct seq_file *m, void *unused)
@@ -25,17 +26,36 @@ DEFINE_SHOW_ATTRIBUTE(peermap_version);
 
 static int __init peermap_init(void)
 {
+	int ret;
+
 	/* debugfs is optional: the core works without it. */
 	peermap_debugfs = debugfs_create_dir("peermap", NULL);
 	debugfs_create_file("version", 0444, peermap_debugfs, NULL,
 			    &peermap_version_fops);
+	ret = peermap_route_init();
+	if (ret)
+		goto err_debugfs;
+	ret = peermap_ctl_init(peermap_debugfs);
+	if (ret)
+		goto err_route;
 	pr_info("loaded, version %s\n", PEERMAP_VERSION);
 	return 0;
+
+err_route:
+	peermap_route_exit();
+err_debugfs:
+	debugfs_remove(peermap_debugfs);
+	peermap_settings_exit();
+	return ret;
 }
 
 static void __exit peermap_exit(void)
 {
+	peermap_ctl_exit();
+	peermap_route_exit();
 	debugfs_remove(peermap_debugfs);
+	peermap_settings_exit();
+	rcu_barrier();		/* route entries and settings freed by RCU */
 	pr_info("unloaded\n");
 }
 

@@ -71,7 +71,7 @@ bool pm_rt_host_allowed(u16 vendor, u16 device, bool same_host_bridge)
 }
 
 /* Write into a bounded text buffer; truncation is accepted. */
-static __printf(3, 4) void bprintf(char *buf, size_t size, const char *fmt, ...)
+static __printf(3, 4) void rt_printf(char *buf, size_t size, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -81,7 +81,7 @@ static __printf(3, 4) void bprintf(char *buf, size_t size, const char *fmt, ...)
 }
 
 /* Append to a bounded text buffer; truncation is accepted. */
-static __printf(3, 4) void bappend(char *buf, size_t size, const char *fmt, ...)
+static __printf(3, 4) void rt_append(char *buf, size_t size, const char *fmt, ...)
 {
 	size_t len = strlen(buf);
 	va_list ap;
@@ -93,7 +93,7 @@ static __printf(3, 4) void bappend(char *buf, size_t size, const char *fmt, ...)
 	va_end(ap);
 }
 
-#define addf(buf, ...) bappend(buf, PM_RT_STEPS_LEN, __VA_ARGS__)
+#define addf(buf, ...) rt_append(buf, PM_RT_STEPS_LEN, __VA_ARGS__)
 
 static bool acs_redirects(const struct pm_rt_node *n)
 {
@@ -102,7 +102,7 @@ static bool acs_redirects(const struct pm_rt_node *n)
 
 static void acs_bits(const struct pm_rt_node *n, char *out, size_t size)
 {
-	bprintf(out, size, "%s%s%s",
+	rt_printf(out, size, "%s%s%s",
 		 n->acs_ctrl & PM_RT_ACS_RR ? "RR " : "",
 		 n->acs_ctrl & PM_RT_ACS_CR ? "CR " : "",
 		 n->acs_ctrl & PM_RT_ACS_EC ? "EC " : "");
@@ -126,21 +126,21 @@ static bool host_trusted(const struct pm_rt_dev *d, bool same, char *why,
 			 size_t size)
 {
 	if (d->host_trusted) {
-		bprintf(why, size, "%s [%04x:%04x] trusted by the administrator",
+		rt_printf(why, size, "%s [%04x:%04x] trusted by the administrator",
 			 d->root_bus, d->host_vendor, d->host_device);
 		return true;
 	}
 	if (!d->host_known) {
-		bprintf(why, size, "%s has no host bridge device to identify it",
+		rt_printf(why, size, "%s has no host bridge device to identify it",
 			 d->root_bus);
 		return false;
 	}
 	if (pm_rt_host_allowed(d->host_vendor, d->host_device, same)) {
-		bprintf(why, size, "%s [%04x:%04x] is on the P2PDMA allow list",
+		rt_printf(why, size, "%s [%04x:%04x] is on the P2PDMA allow list",
 			 d->root_bus, d->host_vendor, d->host_device);
 		return true;
 	}
-	bprintf(why, size, "%s [%04x:%04x] is not known to forward peer traffic%s",
+	rt_printf(why, size, "%s [%04x:%04x] is not known to forward peer traffic%s",
 		 d->root_bus, d->host_vendor, d->host_device,
 		 pm_rt_host_allowed(d->host_vendor, d->host_device, true) ?
 		 " between host bridges" : "");
@@ -168,7 +168,7 @@ void pm_rt_decide(const struct pm_rt_dev *provider, const struct pm_rt_dev *clie
 			acs_bits(n, bits, sizeof(bits));
 			addf(res->steps, "  %s [%04x:%04x]: ACS redirect (%s)\n",
 			     n->name, n->vendor, n->device, bits);
-			bappend(acs_list, sizeof(acs_list), "%s%s",
+			rt_append(acs_list, sizeof(acs_list), "%s%s",
 				*acs_list ? ";" : "", n->name);
 		}
 		b = find_node(client, n->name);
@@ -178,14 +178,14 @@ void pm_rt_decide(const struct pm_rt_dev *provider, const struct pm_rt_dev *clie
 		     n->name, n->vendor, n->device);
 	}
 	if (b >= 0) {
-		for (i = 0; i < b; i++) {
+		for (i = b - 1; i >= 0; i--) {
 			const struct pm_rt_node *n = &client->node[i];
 
 			if (acs_redirects(n)) {
 				acs_bits(n, bits, sizeof(bits));
 				addf(res->steps, "  %s [%04x:%04x]: ACS redirect (%s)\n",
 				     n->name, n->vendor, n->device, bits);
-				bappend(acs_list, sizeof(acs_list), "%s%s",
+				rt_append(acs_list, sizeof(acs_list), "%s%s",
 					*acs_list ? ";" : "", n->name);
 			} else {
 				addf(res->steps, "  %s [%04x:%04x]: down to the client\n",
@@ -203,7 +203,7 @@ void pm_rt_decide(const struct pm_rt_dev *provider, const struct pm_rt_dev *clie
 
 	if (env->override == PM_RT_OVR_DENY) {
 		addf(res->steps, "  administrator override: deny\n");
-		bprintf(res->reason, sizeof(res->reason),
+		rt_printf(res->reason, sizeof(res->reason),
 			 "denied by administrator override for %s,%s",
 			 provider->node[0].name, client->node[0].name);
 		return;
@@ -214,10 +214,10 @@ void pm_rt_decide(const struct pm_rt_dev *provider, const struct pm_rt_dev *clie
 		if (env->override != PM_RT_OVR_HOST_BRIDGE) {
 			res->path = PM_RT_SWITCH;
 			if (!a && !b)
-				bprintf(res->reason, sizeof(res->reason),
+				rt_printf(res->reason, sizeof(res->reason),
 					 "same device, no ACS redirect: by bus address");
 			else
-				bprintf(res->reason, sizeof(res->reason),
+				rt_printf(res->reason, sizeof(res->reason),
 					 "common upstream bridge %s [%04x:%04x], no ACS redirect: by bus address",
 					 provider->node[a].name, provider->node[a].vendor,
 					 provider->node[a].device);
@@ -231,7 +231,7 @@ void pm_rt_decide(const struct pm_rt_dev *provider, const struct pm_rt_dev *clie
 	same_host = !strcmp(provider->root_bus, client->root_bus);
 	if (env->cpu_forwards) {
 		trusted = true;
-		bprintf(why_a, sizeof(why_a), "CPU %s forwards peer traffic",
+		rt_printf(why_a, sizeof(why_a), "CPU %s forwards peer traffic",
 			 env->cpu);
 	} else {
 		trusted = host_trusted(provider, same_host, why_a, sizeof(why_a));
@@ -242,11 +242,11 @@ void pm_rt_decide(const struct pm_rt_dev *provider, const struct pm_rt_dev *clie
 	if (!trusted && env->override == PM_RT_OVR_ALLOW) {
 		addf(res->steps, "  administrator override: allow\n");
 		trusted = true;
-		bprintf(why_a, sizeof(why_a), "allowed by administrator override");
+		rt_printf(why_a, sizeof(why_a), "allowed by administrator override");
 		*why_b = '\0';
 	}
 	if (!trusted) {
-		bprintf(res->reason, sizeof(res->reason),
+		rt_printf(res->reason, sizeof(res->reason),
 			 "%s%s, and host bridge %s%s%s: no route",
 			 *acs_list ? "ACS redirect at " : "no common upstream bridge",
 			 acs_list, why_a, *why_b ? "; " : "", why_b);
@@ -263,7 +263,7 @@ void pm_rt_decide(const struct pm_rt_dev *provider, const struct pm_rt_dev *clie
 	res->iova = env->client_translated;
 	how = res->iova ? "by IOVA" : "by bus address";
 	addf(res->steps, "  client DMA: %s: %s\n", env->iommu, how);
-	bprintf(res->reason, sizeof(res->reason), "%s%s%s; %s; client %s: %s",
+	rt_printf(res->reason, sizeof(res->reason), "%s%s%s; %s; client DMA %s: %s",
 		 env->override == PM_RT_OVR_HOST_BRIDGE ? "forced through the host bridge by administrator override" :
 		 *acs_list ? "ACS redirect at " : "no common upstream bridge",
 		 env->override == PM_RT_OVR_HOST_BRIDGE ? "" : acs_list,

@@ -128,6 +128,7 @@ static void test_read(void)
 	tap_ok(!strcmp(d.up[2].name, "0000:02:00.0") && d.up[2].device == 0x8233,
 	       "switch downstream port last");
 	tap_ok(d.driver[0] == '\0', "no driver bound");
+	tap_ok(!strcmp(d.root, "pci0000:00"), "root bus named (%s)", d.root);
 
 	tap_eq(pm_pci_read(root, "04:00.0", &e), 0, "read peer by short name");
 	tap_eq(pm_pci_common_depth(&d, &e), 2,
@@ -139,6 +140,7 @@ static void test_read(void)
 
 	tap_eq(pm_pci_read(root, "0000:81:00.0", &e), 0, "read device under second host bridge");
 	tap_eq(pm_pci_common_depth(&d, &e), 0, "different host bridges share nothing");
+	tap_ok(!strcmp(e.root, "pci0000:80"), "second root bus named (%s)", e.root);
 
 	tap_eq(pm_pci_read(root, "0000:09:00.0", &e), -ENOENT, "absent device is ENOENT");
 	tap_eq(pm_pci_read(root, "bogus", &e), -EINVAL, "bad name is EINVAL");

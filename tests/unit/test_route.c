@@ -63,7 +63,9 @@ static void rootport_pair(struct pm_rt_dev *p, struct pm_rt_dev *c, u16 hv, u16 
 	host(c, "pci0000:00", hv, hd);
 }
 
-static const struct pm_rt_env plain = { .cpu = "AuthenticAMD family 0xf", .iommu = "no IOMMU" };
+static const struct pm_rt_env plain = {
+	.cpu = "AuthenticAMD family 0xf", .iommu = "not translated (no IOMMU)",
+};
 
 static struct pm_rt_result res;
 
@@ -230,7 +232,7 @@ static void test_iommu_gives_iova(void)
 	rootport_pair(&p, &c, 0x8086, 0x2030);
 	pm_rt_decide(&p, &c, &env, &res);
 	tap_ok(res.path == PM_RT_HOST_BRIDGE && res.iova, "IOMMU on: host-bridge by IOVA");
-	tap_ok(has(res.reason, "client translated (DMA-FQ domain): by IOVA"),
+	tap_ok(has(res.reason, "client DMA translated (DMA-FQ domain): by IOVA"),
 	       "IOMMU state in the reason");
 }
 

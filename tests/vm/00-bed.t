@@ -76,8 +76,9 @@ for len in 1 2048 4095; do
 done
 run "rmmod pm_bedtest" rmmod pm_bedtest
 
+run "modules load again, with the topology's parameters" pm-modules load
 for m in $mods; do
-	run "insmod $m again" insmod "/lib/peermap/$m.ko"
+	lsmod | grep -q "^$m " ; ok $? "module $m loaded again"
 done
 run "peermap debugfs answers" cat /sys/kernel/debug/peermap/version
 # Unsigned out-of-tree modules taint the kernel and say so: not an error.

@@ -52,7 +52,7 @@ is $? 1 "rmmod peermap_bar refused while a process holds an object"
 wait $holder
 ok $? "holder process ended cleanly"
 run "rmmod peermap_edu, then peermap_bar once released" sh -c 'rmmod peermap_edu && rmmod peermap_bar'
-run "peermap_bar and peermap_edu load again" sh -c 'insmod /lib/peermap/peermap_bar.ko && insmod /lib/peermap/peermap_edu.ko'
+run "peermap_bar and peermap_edu load again" sh -c 'rmmod peermap && pm-modules load'
 run "and copy again" peermap copy --size 4K
 
 done_testing

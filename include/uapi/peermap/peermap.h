@@ -28,6 +28,29 @@ struct peermap_seg {
 #define PEERMAP_ACCESS_READ	(1U << 0)	/* device reads the memory */
 #define PEERMAP_ACCESS_WRITE	(1U << 1)	/* device writes the memory */
 
+/* --- core: /dev/peermap ------------------------------------------------ */
+
+#define PEERMAP_PATH_NONE		0	/* no peer route */
+#define PEERMAP_PATH_SWITCH		1	/* below a common bridge, bus address */
+#define PEERMAP_PATH_HOST_BRIDGE	2	/* through the root complex */
+
+#define PEERMAP_ROUTE_IOVA	(1U << 0)	/* the client gets an IOVA */
+#define PEERMAP_ROUTE_CACHED	(1U << 1)	/* answered from the cache */
+
+/* How client reaches provider's memory, and why. */
+struct peermap_route_query {
+	char provider[32];	/* in: PCI name, "dddd:bb:dd.f" or "bb:dd.f" */
+	char client[32];	/* in: PCI name */
+	__u32 path;		/* out: PEERMAP_PATH_* */
+	__u32 distance;		/* out: hops from each device to where they meet */
+	__u32 flags;		/* out: PEERMAP_ROUTE_* */
+	__u32 reserved;		/* in: zero */
+	char reason[256];	/* out: one line */
+	char steps[1024];	/* out: the decision, one step per line */
+};
+
+#define PEERMAP_IOC_ROUTE	_IOWR(PEERMAP_IOC_MAGIC, 0x80, struct peermap_route_query)
+
 /* --- exporter: /dev/peermap-barN -------------------------------------- */
 
 struct peermap_bar_info {

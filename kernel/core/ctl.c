@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /dev/peermap: the core's own device. Anyone may open it read-only and
+ * ask how one PCI device reaches another (PEERMAP_IOC_ROUTE), as lspci
+ * shows the tree to anyone. debugfs peermap/routes lists the cached
+ * answers; writing to it drops them (after changing ACS by hand, say).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/debugfs.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/pci.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "internal.h"
+
+/* "dddd:bb:dd.f" or "bb:dd.f", NUL-terminated within @len: a reference. */
+static struct pci_dev *ctl_find_pci(const char *name, size_t len)
+{
+	unsigned int d = 0, b, s, f;
+	char tail;
+
+	if (!memchr(name, '\0', len))
+		return ERR_PTR(-EINVAL);
+	if (sscanf(name, "%x:%x:%x.%x%c", &d, &b, &s, &f, &tail) != 4) {
+		d = 0;
+		if (sscanf(name, "%x:%x.%x%c", &b, &s, &f, &tail) != 3)
+			return ERR_PTR(-EINVAL);
+	}
+	if (d > 0xffff || b > 0xff || s > 31 || f > 7)
+		return ERR_PTR(-EINVAL);
+	return pci_get_domain_bus_and_slot(d, b, PCI_DEVFN(s, f)) ?: ERR_PTR(-ENODEV);
+}
+
+static long ctl_route(void __user *arg)
+{
+	struct peermap_route_query *q;
+	struct pci_dev *p = NULL, *c = NULL;
+	struct pm_rt_result *res;
+	bool cached;
+	long ret;
+
+	q = kmalloc(sizeof(*q), GFP_KERNEL);
+	res = kmalloc(sizeof(*res), GFP_KERNEL);
+	if (!q || !res) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (copy_from_user(q, arg, sizeof(*q))) {
+		ret = -EFAULT;
+		goto out;
+	}
+	if (q->reserved) {
+		ret = -EINVAL;
+		goto out;
+	}
+	p = ctl_find_pci(q->provider, sizeof(q->provider));
+	c = ctl_find_pci(q->client, sizeof(q->client));
+	ret = IS_ERR(p) ? PTR_ERR(p) : IS_ERR(c) ? PTR_ERR(c) : 0;
+	if (ret)
+		goto out;
+	ret = peermap_route_get(p, &c->dev, res, &cached);
+	if (ret)
+		goto out;
+	strscpy(q->provider, pci_name(p), sizeof(q->provider));
+	strscpy(q->client, pci_name(c), sizeof(q->client));
+	q->path = res->path;
+	q->distance = res->distance;
+	q->flags = (res->iova ? PEERMAP_ROUTE_IOVA : 0) |
+		   (cached ? PEERMAP_ROUTE_CACHED : 0);
+	strscpy(q->reason, res->reason, sizeof(q->reason));
+	strscpy(q->steps, res->steps, sizeof(q->steps));
+	if (copy_to_user(arg, q, sizeof(*q)))
+		ret = -EFAULT;
+out:
+	if (!IS_ERR_OR_NULL(c))
+		pci_dev_put(c);
+	if (!IS_ERR_OR_NULL(p))
+		pci_dev_put(p);
+	kfree(res);
+	kfree(q);
+	return ret;
+}
+
+static long ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	switch (cmd) {
+	case PEERMAP_IOC_ROUTE:
+		return ctl_route((void __user *)arg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations ctl_fops = {
+	.owner = THIS_MODULE,
+	.unlocked_ioctl = ctl_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+};
+
+static struct miscdevice ctl_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "peermap",
+	.fops = &ctl_fops,
+	.mode = 0444,
+};
+
+static int routes_show(struct seq_file *m, void *unused)
+{
+	peermap_route_show(m);
+	return 0;
+}
+
+static int routes_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, routes_show, NULL);
+}
+
+static ssize_t routes_write(struct file *file, const char __user *buf,
+			    size_t len, loff_t *ppos)
+{
+	peermap_route_flush();
+	return len;
+}
+
+static const struct file_operations routes_fops = {
+	.owner = THIS_MODULE,
+	.open = routes_open,
+	.read = seq_read,
+	.write = routes_write,
+	.llseek = seq_lseek,
+	.release = single_release,
+};
+
+int peermap_ctl_init(struct dentry *debugfs)
+{
+	debugfs_create_file("routes", 0644, debugfs, NULL, &routes_fops);
+	return misc_register(&ctl_misc);
+}
+
+void peermap_ctl_exit(void)
+{
+	misc_deregister(&ctl_misc);
+}
