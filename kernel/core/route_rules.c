@@ -61,7 +61,7 @@ bool pm_rt_host_allowed(u16 vendor, u16 device, bool same_host_bridge)
 {
 	unsigned int i;
 
-	for (i = 0; i < sizeof(pm_rt_allow_list) / sizeof(pm_rt_allow_list[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(pm_rt_allow_list); i++) {
 		if (pm_rt_allow_list[i].vendor != vendor ||
 		    pm_rt_allow_list[i].device != device)
 			continue;
@@ -103,9 +103,9 @@ static bool acs_redirects(const struct pm_rt_node *n)
 static void acs_bits(const struct pm_rt_node *n, char *out, size_t size)
 {
 	rt_printf(out, size, "%s%s%s",
-		 n->acs_ctrl & PM_RT_ACS_RR ? "RR " : "",
-		 n->acs_ctrl & PM_RT_ACS_CR ? "CR " : "",
-		 n->acs_ctrl & PM_RT_ACS_EC ? "EC " : "");
+		  n->acs_ctrl & PM_RT_ACS_RR ? "RR " : "",
+		  n->acs_ctrl & PM_RT_ACS_CR ? "CR " : "",
+		  n->acs_ctrl & PM_RT_ACS_EC ? "EC " : "");
 	if (*out)
 		out[strlen(out) - 1] = '\0';
 }
@@ -127,23 +127,23 @@ static bool host_trusted(const struct pm_rt_dev *d, bool same, char *why,
 {
 	if (d->host_trusted) {
 		rt_printf(why, size, "%s [%04x:%04x] trusted by the administrator",
-			 d->root_bus, d->host_vendor, d->host_device);
+			  d->root_bus, d->host_vendor, d->host_device);
 		return true;
 	}
 	if (!d->host_known) {
 		rt_printf(why, size, "%s has no host bridge device to identify it",
-			 d->root_bus);
+			  d->root_bus);
 		return false;
 	}
 	if (pm_rt_host_allowed(d->host_vendor, d->host_device, same)) {
 		rt_printf(why, size, "%s [%04x:%04x] is on the P2PDMA allow list",
-			 d->root_bus, d->host_vendor, d->host_device);
+			  d->root_bus, d->host_vendor, d->host_device);
 		return true;
 	}
 	rt_printf(why, size, "%s [%04x:%04x] is not known to forward peer traffic%s",
-		 d->root_bus, d->host_vendor, d->host_device,
-		 pm_rt_host_allowed(d->host_vendor, d->host_device, true) ?
-		 " between host bridges" : "");
+		  d->root_bus, d->host_vendor, d->host_device,
+		  pm_rt_host_allowed(d->host_vendor, d->host_device, true) ?
+		  " between host bridges" : "");
 	return false;
 }
 
@@ -169,7 +169,7 @@ void pm_rt_decide(const struct pm_rt_dev *provider, const struct pm_rt_dev *clie
 			addf(res->steps, "  %s [%04x:%04x]: ACS redirect (%s)\n",
 			     n->name, n->vendor, n->device, bits);
 			rt_append(acs_list, sizeof(acs_list), "%s%s",
-				*acs_list ? ";" : "", n->name);
+				  *acs_list ? ";" : "", n->name);
 		}
 		b = find_node(client, n->name);
 		if (b >= 0)
@@ -186,7 +186,7 @@ void pm_rt_decide(const struct pm_rt_dev *provider, const struct pm_rt_dev *clie
 				addf(res->steps, "  %s [%04x:%04x]: ACS redirect (%s)\n",
 				     n->name, n->vendor, n->device, bits);
 				rt_append(acs_list, sizeof(acs_list), "%s%s",
-					*acs_list ? ";" : "", n->name);
+					  *acs_list ? ";" : "", n->name);
 			} else {
 				addf(res->steps, "  %s [%04x:%04x]: down to the client\n",
 				     n->name, n->vendor, n->device);
@@ -204,8 +204,8 @@ void pm_rt_decide(const struct pm_rt_dev *provider, const struct pm_rt_dev *clie
 	if (env->override == PM_RT_OVR_DENY) {
 		addf(res->steps, "  administrator override: deny\n");
 		rt_printf(res->reason, sizeof(res->reason),
-			 "denied by administrator override for %s,%s",
-			 provider->node[0].name, client->node[0].name);
+			  "denied by administrator override for %s,%s",
+			  provider->node[0].name, client->node[0].name);
 		return;
 	}
 
@@ -215,12 +215,12 @@ void pm_rt_decide(const struct pm_rt_dev *provider, const struct pm_rt_dev *clie
 			res->path = PM_RT_SWITCH;
 			if (!a && !b)
 				rt_printf(res->reason, sizeof(res->reason),
-					 "same device, no ACS redirect: by bus address");
+					  "same device, no ACS redirect: by bus address");
 			else
 				rt_printf(res->reason, sizeof(res->reason),
-					 "common upstream bridge %s [%04x:%04x], no ACS redirect: by bus address",
-					 provider->node[a].name, provider->node[a].vendor,
-					 provider->node[a].device);
+					  "common upstream bridge %s [%04x:%04x], no ACS redirect: by bus address",
+					  provider->node[a].name, provider->node[a].vendor,
+					  provider->node[a].device);
 			addf(res->steps, "  => switch: %s\n", res->reason);
 			return;
 		}
@@ -232,7 +232,7 @@ void pm_rt_decide(const struct pm_rt_dev *provider, const struct pm_rt_dev *clie
 	if (env->cpu_forwards) {
 		trusted = true;
 		rt_printf(why_a, sizeof(why_a), "CPU %s forwards peer traffic",
-			 env->cpu);
+			  env->cpu);
 	} else {
 		trusted = host_trusted(provider, same_host, why_a, sizeof(why_a));
 		if (!same_host)
@@ -247,13 +247,15 @@ void pm_rt_decide(const struct pm_rt_dev *provider, const struct pm_rt_dev *clie
 	}
 	if (!trusted) {
 		rt_printf(res->reason, sizeof(res->reason),
-			 "%s%s, and host bridge %s%s%s: no route",
-			 *acs_list ? "ACS redirect at " : "no common upstream bridge",
-			 acs_list, why_a, *why_b ? "; " : "", why_b);
+			  "%s%s, and host bridge %s%s%s: no route",
+			  *acs_list ? "ACS redirect at " : "no common upstream bridge",
+			  acs_list, why_a, *why_b ? "; " : "", why_b);
 		if (*acs_list)
-			addf(res->steps, "  to route below the common bridge instead: pci=disable_acs_redir=%s\n",
+			addf(res->steps,
+			     "  to route below the common bridge instead: pci=disable_acs_redir=%s\n",
 			     acs_list);
-		addf(res->steps, "  to trust the host bridge: echo %04x:%04x > /sys/module/peermap/parameters/trust_host_bridge\n",
+		addf(res->steps,
+		     "  to trust the host bridge: echo %04x:%04x > /sys/module/peermap/parameters/trust_host_bridge\n",
 		     provider->host_vendor, provider->host_device);
 		addf(res->steps, "  => none: %s\n", res->reason);
 		return;
@@ -263,11 +265,17 @@ void pm_rt_decide(const struct pm_rt_dev *provider, const struct pm_rt_dev *clie
 	res->iova = env->client_translated;
 	how = res->iova ? "by IOVA" : "by bus address";
 	addf(res->steps, "  client DMA: %s: %s\n", env->iommu, how);
-	rt_printf(res->reason, sizeof(res->reason), "%s%s%s; %s; client DMA %s: %s",
-		 env->override == PM_RT_OVR_HOST_BRIDGE ? "forced through the host bridge by administrator override" :
-		 *acs_list ? "ACS redirect at " : "no common upstream bridge",
-		 env->override == PM_RT_OVR_HOST_BRIDGE ? "" : acs_list,
-		 same_host ? "" : ", different host bridges", why_a,
-		 env->iommu, how);
+	if (env->override == PM_RT_OVR_HOST_BRIDGE)
+		rt_printf(res->reason, sizeof(res->reason),
+			  "forced through the host bridge by administrator override");
+	else if (*acs_list)
+		rt_printf(res->reason, sizeof(res->reason), "ACS redirect at %s",
+			  acs_list);
+	else
+		rt_printf(res->reason, sizeof(res->reason),
+			  "no common upstream bridge");
+	rt_append(res->reason, sizeof(res->reason), "%s; %s; client DMA %s: %s",
+		  same_host ? "" : ", different host bridges", why_a,
+		  env->iommu, how);
 	addf(res->steps, "  => host-bridge: %s\n", res->reason);
 }

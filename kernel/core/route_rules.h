@@ -13,10 +13,12 @@
 #ifdef __KERNEL__
 #include <linux/types.h>
 #else
+/* User space (the unit tests): the few kernel names this code uses. */
 #include <stdbool.h>
-#include <stdint.h>
-typedef uint16_t u16;
+#include <stddef.h>
+typedef unsigned short u16;
 #define __printf(a, b) __attribute__((format(printf, a, b)))
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #endif
 
 #define PM_RT_MAX_DEPTH		16	/* bridges above a device */

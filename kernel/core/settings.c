@@ -113,7 +113,7 @@ static int trust_set(const char *val, const struct kernel_param *kp)
 	}
 	new->ntrust = 0;
 	p = strim(buf);
-	while ((tok = strsep(&p, ", \n")) != NULL) {
+	while ((tok = strsep(&p, "\n, ")) != NULL) {
 		if (!*tok)
 			continue;
 		if (sscanf(tok, "%x:%x", &v, &d) != 2 || v > 0xffff || d > 0xffff ||
@@ -198,7 +198,7 @@ static int overrides_set(const char *val, const struct kernel_param *kp)
 	}
 	new->novr = 0;
 	p = strim(buf);
-	while ((tok = strsep(&p, "; \n")) != NULL) {
+	while ((tok = strsep(&p, "\n; ")) != NULL) {
 		if (!*tok)
 			continue;
 		if (new->novr == MAX_OVERRIDES ||
