@@ -75,7 +75,7 @@ static void print_matrix(const struct topo *t)
 	char cell[32];
 	int i, j;
 
-	printf("%-14s", "EXPORTER");
+	printf("%-14s", "EXP \\ IMP");
 	for (j = 0; j < t->nimp; j++)
 		printf("  %-16s", t->devs[t->imp[j]].name);
 	printf("\n");
@@ -163,7 +163,8 @@ static void print_dot(const struct topo *t)
 	if (!drawn)
 		return;
 	printf("digraph peermap {\n"
-	       "  node [shape=box, fontname=\"monospace\", fontsize=10];\n");
+	       "  node [shape=box, fontname=\"monospace\", fontsize=10];\n"
+	       "  edge [fontname=\"monospace\", fontsize=10];\n");
 	for (i = 0; i < t->nexp + t->nimp; i++) {
 		idx = i < t->nexp ? t->exp[i] : t->imp[i - t->nexp];
 		const struct pm_pci_dev *d = &t->devs[idx];

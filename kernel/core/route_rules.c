@@ -147,6 +147,17 @@ static bool host_trusted(const struct pm_rt_dev *d, bool same, char *why,
 	return false;
 }
 
+/* How to trust @d's host bridge, if it can be identified. */
+static void trust_hint(struct pm_rt_result *res, const struct pm_rt_dev *d)
+{
+	if (!d->host_known ||
+	    pm_rt_host_allowed(d->host_vendor, d->host_device, true))
+		return;
+	addf(res->steps,
+	     "  to trust %s: add %04x:%04x to /sys/module/peermap/parameters/trust_host_bridge (comma-separated)\n",
+	     d->root_bus, d->host_vendor, d->host_device);
+}
+
 void pm_rt_decide(const struct pm_rt_dev *provider, const struct pm_rt_dev *client,
 		  const struct pm_rt_env *env, struct pm_rt_result *res)
 {
@@ -254,9 +265,12 @@ void pm_rt_decide(const struct pm_rt_dev *provider, const struct pm_rt_dev *clie
 			addf(res->steps,
 			     "  to route below the common bridge instead: pci=disable_acs_redir=%s\n",
 			     acs_list);
-		addf(res->steps,
-		     "  to trust the host bridge: echo %04x:%04x > /sys/module/peermap/parameters/trust_host_bridge\n",
-		     provider->host_vendor, provider->host_device);
+		if (!env->cpu_forwards) {
+			if (!provider->host_trusted)
+				trust_hint(res, provider);
+			if (!same_host && !client->host_trusted)
+				trust_hint(res, client);
+		}
 		addf(res->steps, "  => none: %s\n", res->reason);
 		return;
 	}

@@ -142,7 +142,7 @@ static void test_acs_redirect_untrusted_host(void)
 	       "ACS redirect: reason names the host bridge");
 	tap_ok(has(res.steps, "pci=disable_acs_redir=0000:02:00.0;0000:02:01.0"),
 	       "ACS redirect: steps say how to disable it");
-	tap_ok(has(res.steps, "echo 8086:29c0 > /sys/module/peermap/parameters/trust_host_bridge"),
+	tap_ok(has(res.steps, "to trust pci0000:00: add 8086:29c0 to /sys/module/peermap/parameters/trust_host_bridge"),
 	       "steps say how to trust the host bridge");
 }
 
@@ -262,6 +262,9 @@ static void test_different_host_bridges(void)
 	pm_rt_decide(&p, &c, &plain, &res);
 	tap_ok(res.path == PM_RT_NONE && has(res.reason, "pci0000:80 [8086:29c0] is not known"),
 	       "one untrusted host bridge of two: none, naming it");
+	tap_ok(has(res.steps, "to trust pci0000:80: add 8086:29c0") &&
+	       !strstr(res.steps, "to trust pci0000:00"),
+	       "the hint names only the untrusted host bridge");
 	c.host_known = false;
 	pm_rt_decide(&p, &c, &plain, &res);
 	tap_ok(res.path == PM_RT_NONE && has(res.reason, "no host bridge device"),
