@@ -18,7 +18,7 @@ CLI_HDR  := $(wildcard cli/*.h)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/san/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps modules user guest unit check demo checkpatch sparse clean
+.PHONY: all deps modules user guest unit check check-debug demo checkpatch sparse clean
 
 all: deps modules user guest
 
@@ -71,6 +71,12 @@ unit: $(UNIT_BIN)
 # CHECK_ARGS is passed to scripts/check, e.g. CHECK_ARGS="--topology switch".
 check: all unit
 	@scripts/check $(CHECK_ARGS)
+
+# The whole in-guest suite on the debug kernel (KASAN, lockdep, kmemleak,
+# DMA-API debug): any report fails it. The first run builds the kernel.
+check-debug: all
+	@scripts/debug-kernel >/dev/null
+	@scripts/check --vm --kernel debug $(CHECK_ARGS)
 
 # The end-to-end path in front of a person, on the switch topology.
 demo: all
