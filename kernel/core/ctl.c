@@ -18,22 +18,17 @@
 
 #include "internal.h"
 
-/* "dddd:bb:dd.f" or "bb:dd.f", NUL-terminated within @len: a reference. */
+/* A PCI device by name, NUL-terminated within @len: a reference. */
 static struct pci_dev *ctl_find_pci(const char *name, size_t len)
 {
-	unsigned int d = 0, b, s, f;
-	char tail;
+	struct pci_dev *pdev;
+	u32 key;
 
-	if (!memchr(name, '\0', len))
+	if (!memchr(name, '\0', len) || peermap_parse_pci_name(name, &key))
 		return ERR_PTR(-EINVAL);
-	if (sscanf(name, "%x:%x:%x.%x%c", &d, &b, &s, &f, &tail) != 4) {
-		d = 0;
-		if (sscanf(name, "%x:%x.%x%c", &b, &s, &f, &tail) != 3)
-			return ERR_PTR(-EINVAL);
-	}
-	if (d > 0xffff || b > 0xff || s > 31 || f > 7)
-		return ERR_PTR(-EINVAL);
-	return pci_get_domain_bus_and_slot(d, b, PCI_DEVFN(s, f)) ?: ERR_PTR(-ENODEV);
+	pdev = pci_get_domain_bus_and_slot(key >> 16, (key >> 8) & 0xff,
+					   key & 0xff);
+	return pdev ?: ERR_PTR(-ENODEV);
 }
 
 static long ctl_route(void __user *arg)

@@ -21,6 +21,7 @@ int peermap_route_init(void);
 void peermap_route_exit(void);
 
 /* settings.c */
+int peermap_parse_pci_name(const char *s, u32 *key);
 bool peermap_host_trusted(u16 vendor, u16 device);
 enum pm_rt_override peermap_pair_override(struct pci_dev *a, struct pci_dev *b);
 void peermap_settings_exit(void);

@@ -55,7 +55,14 @@ static u32 pci_key(struct pci_dev *pdev)
 	return (u32)(pci_domain_nr(pdev->bus) & 0xffff) << 16 | pci_dev_id(pdev);
 }
 
-static int parse_pci_name(const char *s, u32 *key)
+/**
+ * peermap_parse_pci_name() - "dddd:bb:dd.f" or "bb:dd.f" (domain 0)
+ * @s: the name, NUL-terminated
+ * @key: domain << 16 | bus << 8 | devfn
+ *
+ * Return: 0, or -EINVAL for anything else (trailing characters included).
+ */
+int peermap_parse_pci_name(const char *s, u32 *key)
 {
 	unsigned int d = 0, b, v, f;
 	char tail;
@@ -95,11 +102,65 @@ static void settings_publish(struct peermap_settings *new)
 	peermap_route_flush();
 }
 
-static int trust_set(const char *val, const struct kernel_param *kp)
+static int add_trust(struct peermap_settings *new, char *tok)
+{
+	unsigned int v, d;
+
+	if (sscanf(tok, "%x:%x", &v, &d) != 2 || v > 0xffff || d > 0xffff ||
+	    new->ntrust == MAX_TRUST) {
+		pr_err("trust_host_bridge: '%s' is not a vendor:device in hex (at most %d)\n",
+		       tok, MAX_TRUST);
+		return -EINVAL;
+	}
+	new->trust[new->ntrust].vendor = v;
+	new->trust[new->ntrust].device = d;
+	new->ntrust++;
+	return 0;
+}
+
+static int parse_override(char *tok, struct peermap_override *o)
+{
+	char *colon = strchr(tok, ':'), *comma;
+	unsigned int i;
+
+	if (!colon)
+		return -EINVAL;
+	*colon = '\0';
+	comma = strchr(colon + 1, ',');
+	if (!comma)
+		return -EINVAL;
+	*comma = '\0';
+	o->action = PM_RT_OVR_NONE;
+	for (i = 0; i < ARRAY_SIZE(action_names); i++)
+		if (action_names[i] && !strcmp(tok, action_names[i]))
+			o->action = i;
+	if (o->action == PM_RT_OVR_NONE)
+		return -EINVAL;
+	if (peermap_parse_pci_name(colon + 1, &o->a) ||
+	    peermap_parse_pci_name(comma + 1, &o->b))
+		return -EINVAL;
+	return 0;
+}
+
+static int add_override(struct peermap_settings *new, char *tok)
+{
+	if (new->novr == MAX_OVERRIDES || parse_override(tok, &new->ovr[new->novr])) {
+		pr_err("overrides: bad entry near '%s': want ACTION:A,B with ACTION allow, deny or host-bridge (at most %d)\n",
+		       tok, MAX_OVERRIDES);
+		return -EINVAL;
+	}
+	new->novr++;
+	return 0;
+}
+
+/*
+ * Replace one list of the settings (trusted host bridges or overrides)
+ * with the entries of @val, all or nothing, and publish the result.
+ */
+static int settings_update(const char *val, bool trust)
 {
 	struct peermap_settings *new;
 	char *buf, *p, *tok;
-	unsigned int v, d;
 	int ret = 0;
 
 	buf = kstrdup(val, GFP_KERNEL);
@@ -111,28 +172,30 @@ static int trust_set(const char *val, const struct kernel_param *kp)
 		ret = PTR_ERR(new);
 		goto out;
 	}
-	new->ntrust = 0;
+	if (trust)
+		new->ntrust = 0;
+	else
+		new->novr = 0;
 	p = strim(buf);
-	while ((tok = strsep(&p, "\n, ")) != NULL) {
+	while ((tok = strsep(&p, trust ? "\n, " : "\n; ")) != NULL) {
 		if (!*tok)
 			continue;
-		if (sscanf(tok, "%x:%x", &v, &d) != 2 || v > 0xffff || d > 0xffff ||
-		    new->ntrust == MAX_TRUST) {
-			pr_err("trust_host_bridge: '%s' is not a vendor:device in hex (at most %d)\n",
-			       tok, MAX_TRUST);
+		ret = trust ? add_trust(new, tok) : add_override(new, tok);
+		if (ret) {
 			kfree(new);
-			ret = -EINVAL;
 			goto out;
 		}
-		new->trust[new->ntrust].vendor = v;
-		new->trust[new->ntrust].device = d;
-		new->ntrust++;
 	}
 	settings_publish(new);
 out:
 	mutex_unlock(&settings_lock);
 	kfree(buf);
 	return ret;
+}
+
+static int trust_set(const char *val, const struct kernel_param *kp)
+{
+	return settings_update(val, true);
 }
 
 static int trust_get(char *buffer, const struct kernel_param *kp)
@@ -158,64 +221,9 @@ static const struct kernel_param_ops trust_ops = {
 module_param_cb(trust_host_bridge, &trust_ops, NULL, 0644);
 MODULE_PARM_DESC(trust_host_bridge, "host bridges (vendor:device,...) trusted to forward peer traffic");
 
-static int parse_override(char *tok, struct peermap_override *o)
-{
-	char *colon = strchr(tok, ':'), *comma;
-	unsigned int i;
-
-	if (!colon)
-		return -EINVAL;
-	*colon = '\0';
-	comma = strchr(colon + 1, ',');
-	if (!comma)
-		return -EINVAL;
-	*comma = '\0';
-	o->action = PM_RT_OVR_NONE;
-	for (i = 0; i < ARRAY_SIZE(action_names); i++)
-		if (action_names[i] && !strcmp(tok, action_names[i]))
-			o->action = i;
-	if (o->action == PM_RT_OVR_NONE)
-		return -EINVAL;
-	if (parse_pci_name(colon + 1, &o->a) || parse_pci_name(comma + 1, &o->b))
-		return -EINVAL;
-	return 0;
-}
-
 static int overrides_set(const char *val, const struct kernel_param *kp)
 {
-	struct peermap_settings *new;
-	char *buf, *p, *tok;
-	int ret = 0;
-
-	buf = kstrdup(val, GFP_KERNEL);
-	if (!buf)
-		return -ENOMEM;
-	mutex_lock(&settings_lock);
-	new = settings_copy();
-	if (IS_ERR(new)) {
-		ret = PTR_ERR(new);
-		goto out;
-	}
-	new->novr = 0;
-	p = strim(buf);
-	while ((tok = strsep(&p, "\n; ")) != NULL) {
-		if (!*tok)
-			continue;
-		if (new->novr == MAX_OVERRIDES ||
-		    parse_override(tok, &new->ovr[new->novr])) {
-			pr_err("overrides: bad entry near '%s': want ACTION:A,B with ACTION allow, deny or host-bridge (at most %d)\n",
-			       tok, MAX_OVERRIDES);
-			kfree(new);
-			ret = -EINVAL;
-			goto out;
-		}
-		new->novr++;
-	}
-	settings_publish(new);
-out:
-	mutex_unlock(&settings_lock);
-	kfree(buf);
-	return ret;
+	return settings_update(val, false);
 }
 
 static int overrides_get(char *buffer, const struct kernel_param *kp)
