@@ -85,7 +85,7 @@ static int map_ram(struct peermap_mapping *map, struct mm_struct *mm,
 		   unsigned long start, unsigned long end)
 {
 	unsigned long first = start & PAGE_MASK;
-	unsigned int gup = FOLL_LONGTERM;
+	unsigned int gup = FOLL_LONGTERM, max_seg;
 	struct peermap_ram_piece *rp;
 	struct scatterlist *sg;
 	u32 flags = 0;
@@ -118,9 +118,12 @@ static int map_ram(struct peermap_mapping *map, struct mm_struct *mm,
 	}
 	rp->dirty = !!(gup & FOLL_WRITE);
 
+	/* Scatterlist segments no longer than the client accepts. */
+	max_seg = max_t(unsigned int, dma_get_max_seg_size(map->client) & PAGE_MASK,
+			PAGE_SIZE);
 	ret = sg_alloc_table_from_pages_segment(&rp->sgt, rp->pages, rp->npages,
 						start - first, end - start,
-						UINT_MAX & PAGE_MASK, GFP_KERNEL);
+						max_seg, GFP_KERNEL);
 	if (ret)
 		return ret;
 	ret = dma_map_sgtable(map->client, &rp->sgt, peermap_dir(map->access), 0);

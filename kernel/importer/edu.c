@@ -245,6 +245,11 @@ static int pmedu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		dev_err(&pdev->dev, "no 64-bit DMA: %d\n", ret);
 		return ret;
 	}
+	/*
+	 * The engine takes segments of any length (copies split them per
+	 * transfer). Returns void since 6.12's backports, int before: ignored.
+	 */
+	dma_set_max_seg_size(&pdev->dev, UINT_MAX);
 	ret = pci_request_region(pdev, 0, KBUILD_MODNAME);
 	if (ret)
 		return ret;
