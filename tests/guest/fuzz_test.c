@@ -37,7 +37,7 @@ static unsigned long iter;
 static uint64_t seed;
 static int failslab;
 static int trace;		/* --trace: each operation on stderr */
-static unsigned long calls, refused;
+static unsigned long calls, refused, enomem;
 
 struct mapping {
 	void *addr;
@@ -130,6 +130,8 @@ static void check(const char *what, int ret, const int *allowed)
 	if (ret >= 0)
 		return;
 	refused++;
+	if (errno == ENOMEM)
+		enomem++;
 	if (failslab && errno == ENOMEM)
 		return;
 	for (; *allowed; allowed++)
@@ -413,8 +415,8 @@ int main(int argc, char **argv)
 		run_ops(1);
 		done++;
 	}
-	printf("ok 1 - fuzz seed %llu: %lu iterations, %lu calls (%lu refused) in %ld s%s\n",
-	       (unsigned long long)seed, done, calls, refused,
+	printf("ok 1 - fuzz seed %llu: %lu iterations, %lu calls (%lu refused, %lu with ENOMEM) in %ld s%s\n",
+	       (unsigned long long)seed, done, calls, refused, enomem,
 	       (long)(time(NULL) - start), failslab ? ", with failslab" : "");
 	printf("1..1\n");
 	return 0;
