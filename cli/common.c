@@ -37,11 +37,13 @@ void print_segments(int edu, const char *what, const void *addr, uint64_t len,
 			printf("  %4s  (%u more)\n", "...", n - i - 1);
 			i = n - 1;
 		}
-		printf("  %4u  0x%016" PRIx64 "  %12" PRIu64 "  %s %s %s\n", i,
+		printf("  %4u  0x%016" PRIx64 "  %12" PRIu64 "  %s %s %s%s\n", i,
 		       (uint64_t)segs[i].addr, (uint64_t)segs[i].len,
 		       segs[i].flags & PEERMAP_SEG_PEER ? "peer" : "ram ",
 		       segs[i].flags & PEERMAP_SEG_IOVA ? "iova" : "bus ",
-		       segs[i].flags & PEERMAP_SEG_WRITE ? "rw" : "ro");
+		       segs[i].flags & PEERMAP_SEG_WRITE ? "rw" : "ro",
+		       segs[i].flags & PEERMAP_SEG_FALLBACK ?
+		       "  fallback: device memory evicted to RAM" : "");
 	}
 	free(segs);
 }

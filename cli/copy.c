@@ -32,6 +32,7 @@ struct opts {
 	int from_dev, to_dev, bar, edu, segments, access;
 	unsigned int seed;
 	uint64_t hold;
+	int evict, ondemand;
 };
 
 static int parse_kind(const char *s, int *dev)
@@ -85,6 +86,8 @@ static int parse_opts(int argc, char **argv, const char *usage, struct opts *o)
 		{ "seed", required_argument, NULL, 'S' },
 		{ "hold", required_argument, NULL, 'H' },
 		{ "segments", no_argument, NULL, 'g' },
+		{ "evict", no_argument, NULL, 'E' },
+		{ "ondemand", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -107,6 +110,8 @@ static int parse_opts(int argc, char **argv, const char *usage, struct opts *o)
 		case 'S': err = pm_parse_size(optarg, &v); o->seed = (unsigned int)v; break;
 		case 'H': err = pm_parse_size(optarg, &o->hold); break;
 		case 'g': o->segments = 1; break;
+		case 'E': o->evict = 1; break;
+		case 'D': o->ondemand = 1; break;
 		case 'h': printf("%s", usage); exit(0);
 		default: err = -EINVAL; break;
 		}
@@ -194,16 +199,44 @@ static const char *side_name(const struct side *s)
 static const char copy_usage[] =
 	"usage: peermap copy [--size N] [--from dev|ram] [--to dev|ram]\n"
 	"                    [--src-offset N] [--dst-offset N] [--bar N] [--edu N]\n"
-	"                    [--seed N] [--segments]\n"
+	"                    [--seed N] [--segments] [--evict] [--ondemand]\n"
 	"Fills a source (an object in /dev/peermap-barN, or RAM) with a pattern,\n"
 	"copies it with /dev/peermap-eduN's DMA engine, and checks the\n"
 	"destination byte for byte (and that the bytes around it are intact).\n"
+	"--evict: the exporter evicts the objects to system memory first (the\n"
+	"importer gets fallback segments), and restores them after the copy.\n"
+	"--ondemand: RAM is faulted and tracked, not pinned.\n"
 	"Defaults: --size 64K --from dev --to ram, offsets 0, bar 0, edu 0.\n";
+
+/* Evict (or restore) the object sides of a copy; say what happened. */
+static int move_sides(struct side *src, struct side *dst, int evict)
+{
+	struct side *sides[2] = { src, dst };
+	int i, err;
+
+	for (i = 0; i < 2; i++) {
+		if (!sides[i]->dev)
+			continue;
+		err = evict ? pm_obj_evict(&sides[i]->obj) :
+			      pm_obj_restore(&sides[i]->obj);
+		if (err) {
+			fprintf(stderr, "peermap: %s of the %s object: %s\n",
+				evict ? "eviction" : "restore",
+				i ? "destination" : "source", strerror(-err));
+			return err;
+		}
+		printf("%s object %s\n", i ? "destination" : "source",
+		       evict ? "evicted to system memory (peers get fallback segments)" :
+		       "restored into device memory");
+	}
+	return 0;
+}
 
 int cmd_copy(int argc, char **argv)
 {
 	struct side src = { 0 }, dst = { 0 };
 	struct pm_bar bar = { .fd = -1 };
+	struct peermap_edu_stats st0 = { 0 }, st1 = { 0 };
 	uint64_t i, bad = 0, guard_bad = 0;
 	unsigned char *s, *d;
 	int edu = -1, err, ret = 1;
@@ -227,20 +260,27 @@ int cmd_copy(int argc, char **argv)
 	for (i = 0; i < o.size; i++)
 		s[i] = pattern(o.seed, i);
 	memset(dst.base, FILLER, dst.alloc);
+	if (o.evict && move_sides(&src, &dst, 1))
+		goto out;
 	if (o.segments) {
 		print_segments(edu, "source", s, o.size, PEERMAP_ACCESS_READ, 0);
 		print_segments(edu, "destination", d, o.size, PEERMAP_ACCESS_WRITE, 0);
 	}
 
+	pm_edu_stats(edu, &st0);
 	t0 = now();
-	err = pm_edu_copy(edu, d, s, o.size);
+	err = pm_edu_copy_flags(edu, d, s, o.size,
+				o.ondemand ? PEERMAP_MAP_ONDEMAND : 0);
 	t = now() - t0;
+	pm_edu_stats(edu, &st1);
 	if (err) {
 		fprintf(stderr, "peermap: copy of %" PRIu64 " bytes %s+%#" PRIx64
 			" -> %s+%#" PRIx64 ": %s\n", o.size, side_name(&src),
 			o.src_off, side_name(&dst), o.dst_off, strerror(-err));
 		goto out;
 	}
+	if (o.evict && move_sides(&src, &dst, 0))
+		goto out;
 	for (i = 0; i < o.size; i++)
 		bad += d[i] != pattern(o.seed, i);
 	for (i = 0; i < dst.alloc; i++)
@@ -254,6 +294,10 @@ int cmd_copy(int argc, char **argv)
 		printf(" (%" PRIu64 " bytes differ, %" PRIu64 " bytes around it changed)",
 		       bad, guard_bad);
 	printf("\n");
+	if (st1.invalidations != st0.invalidations || st1.remaps != st0.remaps)
+		printf("importer: %llu invalidations, %llu re-resolved during the copy\n",
+		       (unsigned long long)(st1.invalidations - st0.invalidations),
+		       (unsigned long long)(st1.remaps - st0.remaps));
 	ret = bad || guard_bad ? 1 : 0;
 out:
 	side_free(&dst);

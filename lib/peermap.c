@@ -92,6 +92,45 @@ int pm_obj_free(struct pm_obj *obj)
 	return err;
 }
 
+/* An object ioctl taking {handle, flags, reserved}: evict or restore. */
+static int obj_move(struct pm_obj *obj, unsigned long cmd)
+{
+	struct peermap_bar_move req = { .handle = obj->handle };
+
+	return ioctl(obj->bar->fd, cmd, &req) ? -errno : 0;
+}
+
+int pm_obj_evict(struct pm_obj *obj)
+{
+	return obj_move(obj, PEERMAP_BAR_IOC_EVICT);
+}
+
+int pm_obj_restore(struct pm_obj *obj)
+{
+	return obj_move(obj, PEERMAP_BAR_IOC_RESTORE);
+}
+
+int pm_obj_policy(struct pm_obj *obj, unsigned int flags, const char *deny)
+{
+	struct peermap_bar_policy req = {
+		.handle = obj->handle, .flags = flags,
+	};
+
+	if (deny) {
+		if (strlen(deny) >= sizeof(req.deny))
+			return -EINVAL;
+		strcpy(req.deny, deny);
+	}
+	return ioctl(obj->bar->fd, PEERMAP_BAR_IOC_POLICY, &req) ? -errno : 0;
+}
+
+int pm_obj_info(struct pm_obj *obj, struct peermap_bar_obj_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->handle = obj->handle;
+	return ioctl(obj->bar->fd, PEERMAP_BAR_IOC_OBJ_INFO, info) ? -errno : 0;
+}
+
 int pm_edu_open(int index)
 {
 	return open_node("edu", index);
@@ -99,11 +138,66 @@ int pm_edu_open(int index)
 
 int pm_edu_copy(int fd, void *dst, const void *src, size_t len)
 {
+	return pm_edu_copy_flags(fd, dst, src, len, 0);
+}
+
+int pm_edu_copy_flags(int fd, void *dst, const void *src, size_t len,
+		      unsigned int flags)
+{
 	struct peermap_edu_copy req = {
 		.src = (uintptr_t)src, .dst = (uintptr_t)dst, .len = len,
+		.flags = flags,
 	};
 
 	return ioctl(fd, PEERMAP_EDU_IOC_COPY, &req) ? -errno : 0;
+}
+
+int pm_edu_register(int fd, const void *addr, size_t len, unsigned int access,
+		    unsigned int flags, uint64_t *id)
+{
+	struct peermap_edu_register req = {
+		.addr = (uintptr_t)addr, .len = len, .access = access,
+		.flags = flags,
+	};
+
+	if (ioctl(fd, PEERMAP_EDU_IOC_REGISTER, &req))
+		return -errno;
+	*id = req.id;
+	return 0;
+}
+
+int pm_edu_unregister(int fd, uint64_t id)
+{
+	struct peermap_edu_unregister req = { .id = id };
+
+	return ioctl(fd, PEERMAP_EDU_IOC_UNREGISTER, &req) ? -errno : 0;
+}
+
+int pm_edu_reg_info(int fd, uint64_t id, struct peermap_edu_reg_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->id = id;
+	return ioctl(fd, PEERMAP_EDU_IOC_REG_INFO, info) ? -errno : 0;
+}
+
+int pm_edu_stats(int fd, struct peermap_edu_stats *st)
+{
+	return ioctl(fd, PEERMAP_EDU_IOC_STATS, st) ? -errno : 0;
+}
+
+const char *pm_inval_reason(unsigned int why)
+{
+	static const char *const names[] = {
+		[PEERMAP_INVAL_NONE] = "none",
+		[PEERMAP_INVAL_REVOKE] = "revoke",
+		[PEERMAP_INVAL_REMOVE] = "remove",
+		[PEERMAP_INVAL_UNMAP] = "unmap",
+		[PEERMAP_INVAL_PROTECT] = "protect",
+		[PEERMAP_INVAL_CHANGE] = "change",
+		[PEERMAP_INVAL_EXIT] = "exit",
+	};
+
+	return why < sizeof(names) / sizeof(names[0]) ? names[why] : "?";
 }
 
 int pm_edu_segments(int fd, const void *addr, size_t len, unsigned int access,

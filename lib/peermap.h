@@ -37,10 +37,35 @@ int pm_obj_alloc(struct pm_bar *bar, uint64_t size, struct pm_obj *obj);
 /* Unmap and destroy; peer mappings keep the memory until they end. */
 int pm_obj_free(struct pm_obj *obj);
 
+/*
+ * The exporter keeps control: evict to system memory (peers are revoked
+ * and get fallback segments), restore into device memory, set a policy
+ * (PEERMAP_POLICY_*, and a client PCI name to refuse or NULL), read the
+ * object's state.
+ */
+int pm_obj_evict(struct pm_obj *obj);
+int pm_obj_restore(struct pm_obj *obj);
+int pm_obj_policy(struct pm_obj *obj, unsigned int flags, const char *deny);
+int pm_obj_info(struct pm_obj *obj, struct peermap_bar_obj_info *info);
+
 /* The importer: returns an fd or -errno. */
 int pm_edu_open(int index);
 /* Copy @len bytes from @src to @dst with the DMA engine. */
 int pm_edu_copy(int fd, void *dst, const void *src, size_t len);
+/* The same; @flags: PEERMAP_MAP_ONDEMAND for sides not registered. */
+int pm_edu_copy_flags(int fd, void *dst, const void *src, size_t len,
+		      unsigned int flags);
+/*
+ * Keep a range mapped for the engine (PEERMAP_MAP_PINNED or _ONDEMAND);
+ * copies inside it use it. Its counters: pm_edu_reg_info().
+ */
+int pm_edu_register(int fd, const void *addr, size_t len, unsigned int access,
+		    unsigned int flags, uint64_t *id);
+int pm_edu_unregister(int fd, uint64_t id);
+int pm_edu_reg_info(int fd, uint64_t id, struct peermap_edu_reg_info *info);
+int pm_edu_stats(int fd, struct peermap_edu_stats *st);
+/* "revoke", "unmap", ... for PEERMAP_INVAL_* */
+const char *pm_inval_reason(unsigned int why);
 /*
  * The segments the engine gets for [addr, addr + len) with @access
  * (PEERMAP_ACCESS_*), in a malloc'ed array the caller frees.

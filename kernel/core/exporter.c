@@ -12,10 +12,12 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/scatterlist.h>
 #include <linux/slab.h>
 
 #include "compat.h"
 #include "internal.h"
+#include "trace.h"
 
 /* Protects peermap_exporters. Taken inside the mmap lock, never around it. */
 static DEFINE_MUTEX(peermap_exporters_lock);
@@ -26,6 +28,14 @@ struct peermap_iova {
 	struct list_head node;
 	dma_addr_t addr;
 	u64 len;
+	enum dma_data_direction dir;
+};
+
+/* Exporter pages (fallback memory) the core DMA-mapped for a peer piece. */
+struct peermap_sgt {
+	struct list_head node;
+	struct sg_table sgt;
+	bool dma_mapped;
 	enum dma_data_direction dir;
 };
 
@@ -152,9 +162,9 @@ int peermap_req_add_bar(struct peermap_p2p_req *req, struct pci_dev *provider,
 	if (ret)
 		return ret;
 	if (!use_iova)
-		return peermap_map_append(req->map,
-					  pci_bus_address(provider, bar) + offset,
-					  len, flags);
+		return peermap_pieces_append(req->pieces,
+					     pci_bus_address(provider, bar) + offset,
+					     len, flags);
 
 	iova = kzalloc(sizeof(*iova), GFP_KERNEL);
 	if (!iova)
@@ -172,20 +182,89 @@ int peermap_req_add_bar(struct peermap_p2p_req *req, struct pci_dev *provider,
 	iova->len = len;
 	iova->dir = dir;
 	list_add_tail(&iova->node, &req->iovas);
-	ret = peermap_map_append(req->map, addr, len, flags | PEERMAP_SEG_IOVA);
+	ret = peermap_pieces_append(req->pieces, addr, len,
+				    flags | PEERMAP_SEG_IOVA);
 	return ret;	/* on error the IOVA is undone with the request */
 }
 EXPORT_SYMBOL_GPL(peermap_req_add_bar);
 
+/**
+ * peermap_req_add_pages() - answer part of a p2p_map request with RAM
+ * @req: the request p2p_map was given
+ * @pages: the exporter's pages holding the object's content (fallback
+ *	   while its device memory is evicted); page 0 is offset 0
+ * @offset: byte offset of the first byte in @pages
+ * @len: bytes
+ *
+ * The pages are DMA-mapped for req->client and added as PEERMAP_SEG_FALLBACK
+ * segments: the importer sees that it got system memory, not device memory.
+ * The exporter keeps the pages until p2p_unmap. The core undoes the DMA
+ * mapping before calling p2p_unmap.
+ * Context: may sleep.
+ * Return: 0, -EINVAL for an empty range, -ENOMEM, or the DMA mapping error.
+ */
+int peermap_req_add_pages(struct peermap_p2p_req *req, struct page **pages,
+			  u64 offset, u64 len)
+{
+	unsigned long first = offset >> PAGE_SHIFT;
+	unsigned long n = (PAGE_ALIGN(offset + len) >> PAGE_SHIFT) - first;
+	u32 flags = PEERMAP_SEG_FALLBACK;
+	struct peermap_sgt *s;
+	struct scatterlist *sg;
+	int ret, i;
+
+	if (!len)
+		return -EINVAL;
+	if (req->access & PEERMAP_ACCESS_WRITE)
+		flags |= PEERMAP_SEG_WRITE;
+	if (peermap_client_translated(req->client))
+		flags |= PEERMAP_SEG_IOVA;
+	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	if (!s)
+		return -ENOMEM;
+	s->dir = peermap_dir(req->access);
+	/* On the list from now on: peermap_req_release() undoes it. */
+	list_add_tail(&s->node, &req->sgts);
+	ret = sg_alloc_table_from_pages_segment(&s->sgt, pages + first, n,
+						offset & ~PAGE_MASK, len,
+						peermap_max_seg(req->client),
+						GFP_KERNEL);
+	if (ret)
+		return ret;
+	ret = dma_map_sgtable(req->client, &s->sgt, s->dir, 0);
+	if (ret)
+		return ret;
+	s->dma_mapped = true;
+	for_each_sgtable_dma_sg(&s->sgt, sg, i) {
+		ret = peermap_pieces_append(req->pieces, sg_dma_address(sg),
+					    sg_dma_len(sg), flags);
+		if (ret)
+			return ret;
+	}
+	trace_peermap_fallback(req->client, req->exp->name, len);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(peermap_req_add_pages);
+
 /*
- * Tear a peer piece down: its IOVAs first, then the exporter's unmap if
+ * Tear a peer piece down: off its object's revocation list, its DMA
+ * mappings (fallback pages, IOVAs) first, then the exporter's unmap if
  * p2p_map succeeded (the exporter may free the memory once it returns),
  * then the module reference.
  */
 void peermap_req_release(struct peermap_p2p_req *req)
 {
 	struct peermap_iova *iova, *tmp;
+	struct peermap_sgt *s, *stmp;
 
+	peermap_req_detach(req);
+	list_for_each_entry_safe(s, stmp, &req->sgts, node) {
+		if (s->dma_mapped)
+			dma_unmap_sgtable(req->client, &s->sgt, s->dir, 0);
+		sg_free_table(&s->sgt);
+		list_del(&s->node);
+		kfree(s);
+	}
 	list_for_each_entry_safe(iova, tmp, &req->iovas, node) {
 		dma_unmap_resource(req->client, iova->addr, iova->len,
 				   iova->dir, 0);
@@ -200,16 +279,33 @@ void peermap_req_release(struct peermap_p2p_req *req)
 }
 
 /**
+ * peermap_vma_prepare() - set up an exporter VMA of device memory
+ * @vma: the VMA of one object, from the exporter's mmap
+ *
+ * Gets the subtle bits right in one place: VM_IO | VM_PFNMAP (GUP and
+ * importers that do not know peermap cannot pin it), VM_DONTEXPAND (no
+ * mremap growth past the object), VM_DONTDUMP (no core dumps of device
+ * memory), no exec, write-combined and decrypted page protection. For
+ * exporters that fill the VMA from a fault handler (and can zap it).
+ * Context: called from f_op->mmap with the mmap lock held.
+ */
+void peermap_vma_prepare(struct vm_area_struct *vma)
+{
+	vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
+	vm_flags_clear(vma, VM_MAYEXEC);
+	vma->vm_page_prot = pgprot_decrypted(pgprot_writecombine(vm_get_page_prot(vma->vm_flags)));
+}
+EXPORT_SYMBOL_GPL(peermap_vma_prepare);
+
+/**
  * peermap_mmap_bar() - map BAR memory into a VMA for the CPU
  * @vma: the VMA of one object, from the exporter's mmap
  * @pdev: the device
  * @bar: BAR index
  * @offset: byte offset of the object in the BAR, page aligned
  *
- * Gets the subtle bits right in one place: VM_IO | VM_PFNMAP (GUP and
- * importers that do not know peermap cannot pin it), VM_DONTEXPAND (no
- * mremap growth past the object), VM_DONTDUMP (no core dumps of device
- * memory), no exec, write-combined and decrypted page protection.
+ * All of it at once, with peermap_vma_prepare()'s flags, for exporters
+ * whose memory never moves.
  * Context: may sleep; called from f_op->mmap with the mmap lock held.
  * Return: 0, -EINVAL if the VMA does not fit in the BAR, or the error of
  * io_remap_pfn_range().
@@ -223,9 +319,7 @@ int peermap_mmap_bar(struct vm_area_struct *vma, struct pci_dev *pdev, int bar,
 	if (bar < 0 || bar >= PCI_STD_NUM_BARS || !PAGE_ALIGNED(offset) ||
 	    offset >= len || size > len - offset)
 		return -EINVAL;
-	vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
-	vm_flags_clear(vma, VM_MAYEXEC);
-	vma->vm_page_prot = pgprot_decrypted(pgprot_writecombine(vm_get_page_prot(vma->vm_flags)));
+	peermap_vma_prepare(vma);
 	return io_remap_pfn_range(vma, vma->vm_start,
 				  (pci_resource_start(pdev, bar) + offset) >> PAGE_SHIFT,
 				  size, vma->vm_page_prot);

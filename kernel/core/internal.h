@@ -35,9 +35,25 @@ struct peermap_exporter *peermap_exporter_get(struct vm_area_struct *vma);
 void peermap_exporter_put(struct peermap_exporter *exp);
 void peermap_req_release(struct peermap_p2p_req *req);
 
+/*
+ * What one resolution of a mapping's range holds: the segment vector and
+ * what to undo. Built without locks, then installed in the mapping under
+ * its lock (mapping.c).
+ */
+struct peermap_pieces {
+	struct peermap_segment *segs;
+	unsigned int nsegs, cap;
+	u64 mapped;			/* sum of segs[].len */
+	u64 fallback;			/* bytes in PEERMAP_SEG_FALLBACK segments */
+	struct list_head ram;		/* struct peermap_ram_piece */
+	struct list_head peers;		/* struct peermap_p2p_req */
+};
+
 /* mapping.c */
-int peermap_map_append(struct peermap_mapping *map, dma_addr_t addr, u64 len,
-		       u32 flags);
+int peermap_pieces_append(struct peermap_pieces *p, dma_addr_t addr, u64 len,
+			  u32 flags);
+unsigned int peermap_max_seg(struct device *client);
+void peermap_req_detach(struct peermap_p2p_req *req);
 
 /* Direction of a DMA mapping for an access. */
 static inline enum dma_data_direction peermap_dir(u32 access)

@@ -12,6 +12,9 @@
 
 #include "internal.h"
 
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
 #define PEERMAP_VERSION "0.2"
 
 /* Root of /sys/kernel/debug/peermap; an error pointer if debugfs is off. */

@@ -5,17 +5,31 @@
  * and any other device through new_id. Per device: a character device
  * /dev/peermap-barN; ioctls create and destroy objects (page-aligned
  * ranges of the BAR); mmap of an object gives a write-combined CPU mapping
- * (one VMA per object); peermap's p2p callbacks give importers its DMA
- * addresses, answered from the object, not from the CPU page tables.
+ * (one VMA per object, filled by its fault handler); peermap's p2p
+ * callbacks give importers its DMA addresses, answered from the object,
+ * not from the CPU page tables.
+ *
+ * The exporter stays in control of each object: a policy (deny a client,
+ * read-only for peers, CPU access off), eviction to system memory and
+ * restore (importers are revoked first, CPU mappings zapped, the next
+ * fault or peer map lands on the new place: fallback segments while
+ * evicted), and device removal revokes and zaps everything.
  *
  * Lifetime: an object is referenced by its handle in the fd that created
  * it, by every VMA mapping it, and by every peer mapping of it; its BAR
  * range returns to the allocator when the last reference goes. Objects and
  * open files reference the device state, which outlives a removed device.
+ *
+ * Lock order: mmap lock (fault, p2p_map), then pmbar_obj.lock, then
+ * pmbar_dev.files_lock (zap), then the core's mapping locks (the zap's mmu
+ * notifiers; peermap_revoke() is called without obj.lock). objs_lock is a
+ * leaf.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/fs.h>
+#include <linux/highmem.h>
+#include <linux/io.h>
 #include <linux/genalloc.h>
 #include <linux/idr.h>
 #include <linux/kref.h>
@@ -37,11 +51,30 @@ struct pmbar_dev {
 	struct pci_dev *pdev;		/* holds a pci_dev reference */
 	int bar;
 	resource_size_t bar_size;
+	void __iomem *kva;		/* the BAR for the CPU (evict, restore) */
 	struct gen_pool *pool;		/* BAR offsets + 1 page; own lock */
 	struct miscdevice misc;
+	/* Protects objs and gone: objects of the device, for removal. */
+	spinlock_t objs_lock;
+	struct list_head objs;
 	bool gone;			/* device removed: no new objects */
+	/*
+	 * Protects open_files and inode: every file of the device maps
+	 * through this inode's address space, so that one
+	 * unmap_mapping_range() zaps an object in every process.
+	 */
+	struct mutex files_lock;
+	unsigned int open_files;
+	struct inode *inode;		/* igrab()ed while files are open */
 	int id;
 	char name[24];			/* "peermap-barN" */
+};
+
+/* System memory holding an evicted object; referenced by peer pieces. */
+struct pmbar_sysmem {
+	struct kref ref;		/* the object while evicted; each peer */
+	unsigned long npages;
+	struct page *pages[];
 };
 
 struct pmbar_obj {
@@ -49,6 +82,26 @@ struct pmbar_obj {
 	struct pmbar_dev *bdev;		/* holds a device reference */
 	u64 offset;			/* in the BAR, page aligned */
 	u64 size;			/* page multiple */
+	struct list_head node;		/* in bdev->objs */
+	bool unplugged;			/* seen by remove(); under objs_lock */
+	struct peermap_revocable rv;	/* its live peer pieces (core) */
+	/*
+	 * Protects everything below. Held across a zap and a copy, in the
+	 * fault handler and in p2p_map; never across peermap_revoke().
+	 */
+	struct mutex lock;
+	u32 state;			/* PEERMAP_OBJ_* */
+	bool moving;			/* evict/restore revoking: peers wait */
+	u32 policy;			/* PEERMAP_POLICY_* */
+	char deny[32];			/* PCI name of a refused client */
+	struct pmbar_sysmem *mem;	/* while evicted */
+	u64 revokes, evictions;
+};
+
+/* What a peer piece holds, for p2p_unmap. */
+struct pmbar_peer {
+	struct pmbar_obj *obj;		/* holds an object reference */
+	struct pmbar_sysmem *mem;	/* holds a reference, if fallback */
 };
 
 /* Objects of one open file, by handle (BAR offset >> PAGE_SHIFT). */
@@ -76,12 +129,57 @@ static void pmbar_dev_release(struct kref *ref)
 	kfree(bdev);
 }
 
+static void pmbar_sysmem_release(struct kref *ref)
+{
+	struct pmbar_sysmem *mem = container_of(ref, struct pmbar_sysmem, ref);
+	unsigned long i;
+
+	for (i = 0; i < mem->npages; i++)
+		if (mem->pages[i])
+			__free_page(mem->pages[i]);
+	kvfree(mem);
+}
+
+static void pmbar_sysmem_put(struct pmbar_sysmem *mem)
+{
+	if (mem)
+		kref_put(&mem->ref, pmbar_sysmem_release);
+}
+
+static struct pmbar_sysmem *pmbar_sysmem_alloc(u64 size)
+{
+	unsigned long i, n = size >> PAGE_SHIFT;
+	struct pmbar_sysmem *mem;
+
+	mem = kvzalloc(struct_size(mem, pages, n), GFP_KERNEL);
+	if (!mem)
+		return NULL;
+	kref_init(&mem->ref);
+	mem->npages = n;
+	for (i = 0; i < n; i++) {
+		mem->pages[i] = alloc_page(GFP_HIGHUSER);
+		if (!mem->pages[i]) {
+			pmbar_sysmem_put(mem);
+			return NULL;
+		}
+	}
+	return mem;
+}
+
+/*
+ * May run from a peer piece's teardown under the core's mapping lock:
+ * frees, takes only leaf locks.
+ */
 static void pmbar_obj_release(struct kref *ref)
 {
 	struct pmbar_obj *obj = container_of(ref, struct pmbar_obj, ref);
 	struct pmbar_dev *bdev = obj->bdev;
 
+	spin_lock(&bdev->objs_lock);
+	list_del(&obj->node);
+	spin_unlock(&bdev->objs_lock);
 	gen_pool_free(bdev->pool, obj->offset + POOL_BASE, obj->size);
+	pmbar_sysmem_put(obj->mem);
 	kfree(obj);
 	kref_put(&bdev->ref, pmbar_dev_release);
 }
@@ -104,7 +202,24 @@ static int pmbar_open(struct inode *inode, struct file *file)
 	pf->bdev = bdev;
 	xa_init(&pf->objs);
 	file->private_data = pf;
+	mutex_lock(&bdev->files_lock);
+	if (!bdev->open_files++)
+		bdev->inode = igrab(inode);
+	file->f_mapping = bdev->inode->i_mapping;
+	mutex_unlock(&bdev->files_lock);
 	return 0;
+}
+
+/* Zap every CPU mapping of @obj; the next access faults. */
+static void pmbar_obj_zap(struct pmbar_obj *obj)
+{
+	struct pmbar_dev *bdev = obj->bdev;
+
+	mutex_lock(&bdev->files_lock);
+	if (bdev->inode)	/* no open file: no VMA either */
+		unmap_mapping_range(bdev->inode->i_mapping, obj->offset,
+				    obj->size, 1);
+	mutex_unlock(&bdev->files_lock);
 }
 
 static int pmbar_release(struct inode *inode, struct file *file)
@@ -118,6 +233,12 @@ static int pmbar_release(struct inode *inode, struct file *file)
 		pmbar_obj_put(obj);
 	}
 	xa_destroy(&pf->objs);
+	mutex_lock(&pf->bdev->files_lock);
+	if (!--pf->bdev->open_files) {
+		iput(pf->bdev->inode);
+		pf->bdev->inode = NULL;
+	}
+	mutex_unlock(&pf->bdev->files_lock);
 	kref_put(&pf->bdev->ref, pmbar_dev_release);
 	kfree(pf);
 	return 0;
@@ -160,6 +281,9 @@ static long pmbar_alloc(struct pmbar_file *pf, void __user *arg)
 	if (!obj)
 		return -ENOMEM;
 	kref_init(&obj->ref);
+	mutex_init(&obj->lock);
+	peermap_revocable_init(&obj->rv);
+	obj->state = PEERMAP_OBJ_RESIDENT;
 	obj->size = PAGE_ALIGN(req.size);
 	addr = gen_pool_alloc(bdev->pool, obj->size);
 	if (!addr) {
@@ -171,6 +295,14 @@ static long pmbar_alloc(struct pmbar_file *pf, void __user *arg)
 	obj->offset = addr - POOL_BASE;
 	kref_get(&bdev->ref);
 	obj->bdev = bdev;
+	spin_lock(&bdev->objs_lock);
+	list_add_tail(&obj->node, &bdev->objs);
+	ret = bdev->gone ? -ENODEV : 0;
+	spin_unlock(&bdev->objs_lock);
+	if (ret) {
+		pmbar_obj_put(obj);
+		return ret;
+	}
 
 	req.handle = obj->offset >> PAGE_SHIFT;
 	req.mmap_offset = obj->offset;
@@ -208,6 +340,175 @@ static long pmbar_free(struct pmbar_file *pf, void __user *arg)
 	return 0;
 }
 
+/* The object of @handle in @pf, with a reference, or NULL. */
+static struct pmbar_obj *pmbar_obj_get(struct pmbar_file *pf, u64 handle)
+{
+	struct pmbar_obj *obj;
+
+	if (handle > ULONG_MAX)
+		return NULL;
+	xa_lock(&pf->objs);
+	obj = xa_load(&pf->objs, handle);
+	if (obj)
+		kref_get(&obj->ref);
+	xa_unlock(&pf->objs);
+	return obj;
+}
+
+/* Copy an object between the BAR and system memory, page by page. */
+static void pmbar_copy(struct pmbar_obj *obj, struct pmbar_sysmem *mem,
+		       bool to_ram)
+{
+	void __iomem *bar = obj->bdev->kva + obj->offset;
+	unsigned long i;
+	void *va;
+
+	for (i = 0; i < mem->npages; i++) {
+		va = kmap_local_page(mem->pages[i]);
+		if (to_ram)
+			memcpy_fromio(va, bar + i * PAGE_SIZE, PAGE_SIZE);
+		else
+			memcpy_toio(bar + i * PAGE_SIZE, va, PAGE_SIZE);
+		kunmap_local(va);
+		cond_resched();
+	}
+}
+
+/*
+ * Move an object out of the BAR (evict) or back (restore): peers are
+ * revoked first (they wait with -EAGAIN meanwhile), then, under the
+ * object's lock, CPU mappings are zapped and the content copied; the next
+ * fault or peer map finds the new place.
+ */
+static int pmbar_move(struct pmbar_obj *obj, bool evict)
+{
+	struct pmbar_sysmem *mem = NULL, *old = NULL;
+	u32 from = evict ? PEERMAP_OBJ_RESIDENT : PEERMAP_OBJ_EVICTED;
+	int ret = 0;
+
+	if (evict) {
+		mem = pmbar_sysmem_alloc(obj->size);
+		if (!mem)
+			return -ENOMEM;
+	}
+	mutex_lock(&obj->lock);
+	if (obj->moving)
+		ret = -EBUSY;
+	else if (obj->state == PEERMAP_OBJ_GONE)
+		ret = -ENODEV;
+	else if (obj->state != from)
+		ret = -EALREADY;
+	else
+		obj->moving = true;
+	mutex_unlock(&obj->lock);
+	if (ret) {
+		pmbar_sysmem_put(mem);
+		return ret;
+	}
+
+	peermap_revoke(&obj->rv, PEERMAP_INVAL_REVOKE);
+
+	mutex_lock(&obj->lock);
+	pmbar_obj_zap(obj);
+	if (obj->bdev->gone) {
+		/* removed meanwhile: remove() could not mark it while moving */
+		obj->state = PEERMAP_OBJ_GONE;
+		old = mem;
+		ret = -ENODEV;
+	} else if (evict) {
+		pmbar_copy(obj, mem, true);
+		obj->mem = mem;
+		obj->state = PEERMAP_OBJ_EVICTED;
+		obj->evictions++;
+	} else {
+		pmbar_copy(obj, obj->mem, false);
+		old = obj->mem;
+		obj->mem = NULL;
+		obj->state = PEERMAP_OBJ_RESIDENT;
+	}
+	obj->revokes++;
+	obj->moving = false;
+	mutex_unlock(&obj->lock);
+	pmbar_sysmem_put(old);	/* peer pieces may still hold it */
+	return ret;
+}
+
+static long pmbar_move_ioctl(struct pmbar_file *pf, void __user *arg,
+			     bool evict)
+{
+	struct peermap_bar_move req;
+	struct pmbar_obj *obj;
+	int ret;
+
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	if (req.flags || req.reserved)
+		return -EINVAL;
+	obj = pmbar_obj_get(pf, req.handle);
+	if (!obj)
+		return -ENOENT;
+	ret = pmbar_move(obj, evict);
+	pmbar_obj_put(obj);
+	return ret;
+}
+
+static long pmbar_policy(struct pmbar_file *pf, void __user *arg)
+{
+	struct peermap_bar_policy req;
+	struct pmbar_obj *obj;
+	bool no_cpu;
+
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	if ((req.flags & ~(PEERMAP_POLICY_PEER_RO | PEERMAP_POLICY_NO_CPU)) ||
+	    req.reserved || !memchr(req.deny, 0, sizeof(req.deny)))
+		return -EINVAL;
+	obj = pmbar_obj_get(pf, req.handle);
+	if (!obj)
+		return -ENOENT;
+	mutex_lock(&obj->lock);
+	obj->policy = req.flags;
+	strscpy(obj->deny, req.deny, sizeof(obj->deny));
+	no_cpu = req.flags & PEERMAP_POLICY_NO_CPU;
+	obj->revokes++;
+	mutex_unlock(&obj->lock);
+	/* Peers resolve again under the new policy. */
+	peermap_revoke(&obj->rv, PEERMAP_INVAL_REVOKE);
+	if (no_cpu)
+		pmbar_obj_zap(obj);
+	pmbar_obj_put(obj);
+	return 0;
+}
+
+static long pmbar_obj_info(struct pmbar_file *pf, void __user *arg)
+{
+	struct peermap_bar_obj_info info;
+	struct list_head *pos;
+	struct pmbar_obj *obj;
+
+	if (copy_from_user(&info, arg, sizeof(info)))
+		return -EFAULT;
+	obj = pmbar_obj_get(pf, info.handle);
+	if (!obj)
+		return -ENOENT;
+	memset(&info, 0, sizeof(info));
+	mutex_lock(&obj->lock);
+	info.handle = obj->offset >> PAGE_SHIFT;
+	info.size = obj->size;
+	info.bar_offset = obj->offset;
+	info.state = obj->state;
+	info.policy = obj->policy;
+	info.revokes = obj->revokes;
+	info.evictions = obj->evictions;
+	mutex_unlock(&obj->lock);
+	spin_lock(&obj->rv.lock);
+	list_for_each(pos, &obj->rv.reqs)
+		info.peers++;
+	spin_unlock(&obj->rv.lock);
+	pmbar_obj_put(obj);
+	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
+}
+
 static long pmbar_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct pmbar_file *pf = file->private_data;
@@ -220,6 +521,14 @@ static long pmbar_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return pmbar_alloc(pf, uarg);
 	case PEERMAP_BAR_IOC_FREE:
 		return pmbar_free(pf, uarg);
+	case PEERMAP_BAR_IOC_POLICY:
+		return pmbar_policy(pf, uarg);
+	case PEERMAP_BAR_IOC_EVICT:
+		return pmbar_move_ioctl(pf, uarg, true);
+	case PEERMAP_BAR_IOC_RESTORE:
+		return pmbar_move_ioctl(pf, uarg, false);
+	case PEERMAP_BAR_IOC_OBJ_INFO:
+		return pmbar_obj_info(pf, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -230,7 +539,6 @@ static int pmbar_mmap(struct file *file, struct vm_area_struct *vma)
 	struct pmbar_file *pf = file->private_data;
 	struct pmbar_dev *bdev = pf->bdev;
 	struct pmbar_obj *obj;
-	int ret;
 
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;		/* device memory cannot be private */
@@ -238,27 +546,18 @@ static int pmbar_mmap(struct file *file, struct vm_area_struct *vma)
 		return -EPERM;
 	if (READ_ONCE(bdev->gone))
 		return -ENODEV;
-	xa_lock(&pf->objs);
-	obj = xa_load(&pf->objs, vma->vm_pgoff);
-	if (obj)
-		kref_get(&obj->ref);
-	xa_unlock(&pf->objs);
+	obj = pmbar_obj_get(pf, vma->vm_pgoff);
 	if (!obj)
 		return -ENOENT;
 	if (vma->vm_end - vma->vm_start != obj->size) {
-		ret = -EINVAL;		/* one VMA maps one whole object */
-		goto err_put;
+		pmbar_obj_put(obj);
+		return -EINVAL;		/* one VMA maps one whole object */
 	}
-	ret = peermap_mmap_bar(vma, bdev->pdev, bdev->bar, obj->offset);
-	if (ret)
-		goto err_put;
+	/* Filled by pmbar_fault(), so that it can be zapped and moved. */
+	peermap_vma_prepare(vma);
 	vma->vm_private_data = obj;	/* the VMA's reference */
 	vma->vm_ops = &pmbar_vm_ops;
 	return 0;
-
-err_put:
-	pmbar_obj_put(obj);
-	return ret;
 }
 
 /* A VMA split or fork copies vm_private_data: each copy holds a ref. */
@@ -274,16 +573,74 @@ static void pmbar_vm_close(struct vm_area_struct *vma)
 	pmbar_obj_put(vma->vm_private_data);
 }
 
+#define PMBAR_FAULT_AROUND	16	/* pages mapped per fault, as TTM */
+
+/*
+ * CPU access: the object's pages where they are now, the BAR
+ * (write-combined) or the system memory it was evicted to; SIGBUS when
+ * CPU access is off or the device is gone.
+ */
+static vm_fault_t pmbar_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct pmbar_obj *obj = vma->vm_private_data;
+	struct pmbar_dev *bdev = obj->bdev;
+	unsigned long addr = vmf->address & PAGE_MASK, pfn, i;
+	vm_fault_t ret = VM_FAULT_SIGBUS;
+	pgprot_t prot;
+	u64 off;
+
+	off = ((u64)vma->vm_pgoff << PAGE_SHIFT) - obj->offset +
+	      (addr - vma->vm_start);
+	if (off >= obj->size)
+		return VM_FAULT_SIGBUS;
+	mutex_lock(&obj->lock);
+	if (obj->state == PEERMAP_OBJ_GONE ||
+	    (obj->policy & PEERMAP_POLICY_NO_CPU))
+		goto out;
+	for (i = 0; i < PMBAR_FAULT_AROUND && addr < vma->vm_end &&
+	     off < obj->size; i++, addr += PAGE_SIZE, off += PAGE_SIZE) {
+		if (obj->state == PEERMAP_OBJ_RESIDENT) {
+			pfn = (pci_resource_start(bdev->pdev, bdev->bar) +
+			       obj->offset + off) >> PAGE_SHIFT;
+			prot = vma->vm_page_prot;
+		} else {
+			pfn = page_to_pfn(obj->mem->pages[off >> PAGE_SHIFT]);
+			prot = pgprot_decrypted(vm_get_page_prot(vma->vm_flags));
+		}
+		if (!i) {
+			ret = vmf_insert_pfn_prot(vma, addr, pfn, prot);
+			if (ret != VM_FAULT_NOPAGE)
+				break;
+		} else if (vmf_insert_pfn_prot(vma, addr, pfn, prot) !=
+			   VM_FAULT_NOPAGE) {
+			break;	/* the faulting page is in; the rest later */
+		}
+	}
+out:
+	mutex_unlock(&obj->lock);
+	return ret;
+}
+
 static const struct vm_operations_struct pmbar_vm_ops = {
 	.open = pmbar_vm_open,
 	.close = pmbar_vm_close,
+	.fault = pmbar_fault,
 };
 
+/*
+ * A peer asks for [start, start + len) of an object: the BAR while
+ * resident, the system memory while evicted (fallback), nothing while it
+ * moves (-EAGAIN: the core retries) or once its device is gone; and only
+ * what the policy allows. The request is attached to the object under its
+ * lock, so a revoke that follows a state change finds it.
+ */
 static int pmbar_p2p_map(struct vm_area_struct *vma, unsigned long start,
 			 unsigned long len, struct peermap_p2p_req *req)
 {
 	struct pmbar_obj *obj = vma->vm_private_data;
 	struct pmbar_dev *bdev = obj->bdev;
+	struct pmbar_peer *peer;
 	u64 off;
 	int ret;
 
@@ -292,18 +649,55 @@ static int pmbar_p2p_map(struct vm_area_struct *vma, unsigned long start,
 	      (start - vma->vm_start);
 	if (off >= obj->size || len > obj->size - off)
 		return -EINVAL;
-	ret = peermap_req_add_bar(req, bdev->pdev, bdev->bar,
-				  obj->offset + off, len);
+	peer = kzalloc(sizeof(*peer), GFP_KERNEL);
+	if (!peer)
+		return -ENOMEM;
+
+	mutex_lock(&obj->lock);
+	if (obj->moving) {
+		ret = -EAGAIN;
+	} else if (obj->state == PEERMAP_OBJ_GONE) {
+		ret = -ENODEV;
+	} else if (obj->deny[0] && dev_is_pci(req->client) &&
+		   !strcmp(obj->deny, pci_name(to_pci_dev(req->client)))) {
+		dev_info_ratelimited(&bdev->pdev->dev, "object at %#llx: client %s denied by the exporter's policy\n",
+				     obj->offset, obj->deny);
+		ret = -EPERM;
+	} else if ((obj->policy & PEERMAP_POLICY_PEER_RO) &&
+		   (req->access & PEERMAP_ACCESS_WRITE)) {
+		dev_info_ratelimited(&bdev->pdev->dev, "object at %#llx is read-only for peers: %s may not write it\n",
+				     obj->offset, dev_name(req->client));
+		ret = -EACCES;
+	} else if (obj->state == PEERMAP_OBJ_EVICTED) {
+		ret = peermap_req_add_pages(req, obj->mem->pages, off, len);
+		if (!ret) {
+			kref_get(&obj->mem->ref);
+			peer->mem = obj->mem;
+		}
+	} else {
+		ret = peermap_req_add_bar(req, bdev->pdev, bdev->bar,
+					  obj->offset + off, len);
+	}
+	if (!ret) {
+		peermap_req_attach(req, &obj->rv);
+		kref_get(&obj->ref);
+		peer->obj = obj;
+		req->priv = peer;
+	}
+	mutex_unlock(&obj->lock);
 	if (ret)
-		return ret;
-	kref_get(&obj->ref);
-	req->priv = obj;
-	return 0;
+		kfree(peer);
+	return ret;
 }
 
+/* Under the core's mapping lock: puts only (see pmbar_obj_release()). */
 static void pmbar_p2p_unmap(struct peermap_p2p_req *req)
 {
-	pmbar_obj_put(req->priv);
+	struct pmbar_peer *peer = req->priv;
+
+	pmbar_sysmem_put(peer->mem);
+	pmbar_obj_put(peer->obj);
+	kfree(peer);
 }
 
 static struct peermap_exporter pmbar_exporter = {
@@ -358,22 +752,35 @@ static int pmbar_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret)
 		return ret;
 
+	/* CPU faults map the BAR write-combined: reserve that type for it. */
+	ret = arch_io_reserve_memtype_wc(pci_resource_start(pdev, bar),
+					 pci_resource_len(pdev, bar));
+	if (ret)
+		goto err_region;
+
 	bdev = kzalloc(sizeof(*bdev), GFP_KERNEL);
 	if (!bdev) {
-		pci_release_region(pdev, bar);
-		return -ENOMEM;
+		ret = -ENOMEM;
+		goto err_memtype;
 	}
 	kref_init(&bdev->ref);
 	bdev->pdev = pci_dev_get(pdev);
 	bdev->bar = bar;
 	bdev->bar_size = pci_resource_len(pdev, bar);
+	spin_lock_init(&bdev->objs_lock);
+	INIT_LIST_HEAD(&bdev->objs);
+	mutex_init(&bdev->files_lock);
 	bdev->id = ida_alloc(&pmbar_ida, GFP_KERNEL);
 	if (bdev->id < 0) {
 		ret = bdev->id;
 		pci_dev_put(pdev);
 		kfree(bdev);
-		pci_release_region(pdev, bar);
-		return ret;
+		goto err_memtype;
+	}
+	bdev->kva = pci_iomap_wc(pdev, bar, 0);
+	if (!bdev->kva) {
+		ret = -ENOMEM;
+		goto err_put;
 	}
 	bdev->pool = gen_pool_create(PAGE_SHIFT, dev_to_node(&pdev->dev));
 	if (!bdev->pool) {
@@ -393,25 +800,62 @@ static int pmbar_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	bdev->misc.mode = 0600;
 	ret = misc_register(&bdev->misc);
 	if (ret)
-		goto err_put;
+		goto err_unmap;
 	pci_set_drvdata(pdev, bdev);
 	dev_info(&pdev->dev, "/dev/%s: BAR%d, %llu MiB at bus address %#llx\n",
 		 bdev->name, bar, (u64)bdev->bar_size >> 20,
 		 (u64)pci_bus_address(pdev, bar));
 	return 0;
 
+err_unmap:
+	pci_iounmap(pdev, bdev->kva);
 err_put:
 	kref_put(&bdev->ref, pmbar_dev_release);
+err_memtype:
+	arch_io_free_memtype_wc(pci_resource_start(pdev, bar),
+				pci_resource_len(pdev, bar));
+err_region:
 	pci_release_region(pdev, bar);
 	return ret;
 }
 
+/*
+ * The device goes (unbind, hot-unplug): every object is marked gone, its
+ * peers are revoked (they stop their DMA before this returns) and its CPU
+ * mappings zapped (the next access gets SIGBUS); then the BAR is let go.
+ */
 static void pmbar_remove(struct pci_dev *pdev)
 {
 	struct pmbar_dev *bdev = pci_get_drvdata(pdev);
+	struct pmbar_obj *obj, *o;
 
 	misc_deregister(&bdev->misc);
-	WRITE_ONCE(bdev->gone, true);
+	spin_lock(&bdev->objs_lock);
+	bdev->gone = true;
+	spin_unlock(&bdev->objs_lock);
+	for (;;) {
+		obj = NULL;
+		spin_lock(&bdev->objs_lock);
+		list_for_each_entry(o, &bdev->objs, node) {
+			if (!o->unplugged && kref_get_unless_zero(&o->ref)) {
+				o->unplugged = true;
+				obj = o;
+				break;
+			}
+		}
+		spin_unlock(&bdev->objs_lock);
+		if (!obj)
+			break;
+		mutex_lock(&obj->lock);
+		obj->state = PEERMAP_OBJ_GONE;
+		mutex_unlock(&obj->lock);
+		peermap_revoke(&obj->rv, PEERMAP_INVAL_REMOVE);
+		pmbar_obj_zap(obj);
+		pmbar_obj_put(obj);
+	}
+	pci_iounmap(pdev, bdev->kva);
+	arch_io_free_memtype_wc(pci_resource_start(pdev, bdev->bar),
+				pci_resource_len(pdev, bdev->bar));
 	pci_release_region(pdev, bdev->bar);
 	kref_put(&bdev->ref, pmbar_dev_release);
 }

@@ -22,6 +22,8 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/wait.h>
+#include <linux/xarray.h>
 
 #include <peermap.h>
 
@@ -33,15 +35,44 @@ struct pmedu_dev {
 	struct kref ref;		/* probe, each open file */
 	struct pci_dev *pdev;		/* holds a pci_dev reference */
 	/*
-	 * Serialises use of the engine and its buffer, and protects @regs,
-	 * which remove() clears: NULL means the device is gone.
+	 * Held around each engine transfer pair (one chunk), so an
+	 * invalidate callback taking it waits for the DMA in flight.
+	 * Protects @regs, which remove() clears (NULL: the device is gone),
+	 * and the statistics. Never held around an allocation or a remap.
 	 */
 	struct mutex lock;
 	void __iomem *regs;
+	struct peermap_edu_stats stats;
+	/* Registrations of every file, by id; the xarray lock guards lookups. */
+	struct xarray regs_xa;
+	atomic_t live_maps;		/* mappings not yet unmapped */
+	wait_queue_head_t idle;		/* woken when live_maps drops to 0 */
+	bool gone;			/* removed: no new mappings (under lock) */
 	struct miscdevice misc;
 	int id;
 	char name[24];			/* "peermap-eduN" */
-	u64 copies, bytes, chunks;	/* statistics, under @lock */
+};
+
+/*
+ * One mapped range: a registration (in regs_xa, owned by @file) or the
+ * temporary mapping of one copy side.
+ */
+struct pmedu_reg {
+	struct kref ref;		/* regs_xa entry or the copy; each user */
+	struct pmedu_dev *edev;
+	struct file *file;		/* owner; NULL for a temporary one */
+	struct peermap_mapping *map;
+	u64 gen;			/* bumped by invalidate, under edev->lock */
+	u32 id;
+};
+
+/* Where a copy stands in one side. */
+struct pmedu_side {
+	struct pmedu_reg *reg;
+	u64 pos;			/* byte offset in the mapping */
+	u64 gen;			/* of the cursor below */
+	unsigned int si;		/* segment index ... */
+	u64 soff;			/* ... and offset in it, for pos */
 };
 
 static DEFINE_IDA(pmedu_ida);
@@ -50,9 +81,100 @@ static void pmedu_release_dev(struct kref *ref)
 {
 	struct pmedu_dev *edev = container_of(ref, struct pmedu_dev, ref);
 
+	xa_destroy(&edev->regs_xa);
 	ida_free(&pmedu_ida, edev->id);
 	pci_dev_put(edev->pdev);
 	kfree(edev);
+}
+
+/*
+ * The core invalidates a mapping: wait for the chunk in flight (the lock
+ * is held around each one), then the addresses may go. The next chunk sees
+ * the mapping invalid and resolves it again.
+ */
+static void pmedu_invalidate(struct peermap_mapping *map, unsigned int why)
+{
+	struct pmedu_reg *reg = map->priv;
+	struct pmedu_dev *edev = reg->edev;
+
+	mutex_lock(&edev->lock);
+	reg->gen++;
+	edev->stats.invalidations++;
+	mutex_unlock(&edev->lock);
+}
+
+static const struct peermap_importer_ops pmedu_ops = {
+	.invalidate = pmedu_invalidate,
+};
+
+static struct pmedu_reg *pmedu_reg_create(struct pmedu_dev *edev, u64 addr,
+					  u64 len, u32 access, u32 flags)
+{
+	struct peermap_mapping *map;
+	struct pmedu_reg *reg;
+
+	reg = kzalloc(sizeof(*reg), GFP_KERNEL);
+	if (!reg)
+		return ERR_PTR(-ENOMEM);
+	kref_init(&reg->ref);
+	reg->edev = edev;
+	mutex_lock(&edev->lock);
+	if (edev->gone) {
+		mutex_unlock(&edev->lock);
+		kfree(reg);
+		return ERR_PTR(-ENODEV);
+	}
+	atomic_inc(&edev->live_maps);
+	mutex_unlock(&edev->lock);
+	map = peermap_map(&edev->pdev->dev, current->mm, addr, len, access,
+			  flags, &pmedu_ops, reg);
+	if (IS_ERR(map)) {
+		if (atomic_dec_and_test(&edev->live_maps))
+			wake_up(&edev->idle);
+		kfree(reg);
+		return ERR_CAST(map);
+	}
+	reg->map = map;
+	return reg;
+}
+
+static void pmedu_reg_release(struct kref *ref)
+{
+	struct pmedu_reg *reg = container_of(ref, struct pmedu_reg, ref);
+	struct pmedu_dev *edev = reg->edev;
+
+	peermap_unmap(reg->map);
+	kfree(reg);
+	if (atomic_dec_and_test(&edev->live_maps))
+		wake_up(&edev->idle);
+}
+
+static void pmedu_reg_put(struct pmedu_reg *reg)
+{
+	kref_put(&reg->ref, pmedu_reg_release);
+}
+
+/* A registration of @file holding [addr, addr + len) with @access, or NULL. */
+static struct pmedu_reg *pmedu_reg_find(struct pmedu_dev *edev,
+					struct file *file, u64 addr, u64 len,
+					u32 access)
+{
+	struct pmedu_reg *reg, *found = NULL;
+	unsigned long idx;
+
+	xa_lock(&edev->regs_xa);
+	xa_for_each(&edev->regs_xa, idx, reg) {
+		struct peermap_mapping *map = reg->map;
+
+		if (reg->file == file && (map->access & access) == access &&
+		    addr >= map->addr && addr + len <= map->addr + map->len) {
+			kref_get(&reg->ref);
+			found = reg;
+			break;
+		}
+	}
+	xa_unlock(&edev->regs_xa);
+	return found;
 }
 
 /* One engine transfer, polled to completion (the DMA is in flight). */
@@ -68,53 +190,136 @@ static int edu_xfer(struct pmedu_dev *edev, u64 src, u64 dst, u32 len,
 	return ret;
 }
 
-/* Walk both segment vectors in step, one engine round trip per chunk. */
-static int pmedu_run(struct pmedu_dev *edev, struct peermap_mapping *src,
-		     struct peermap_mapping *dst)
+/* Make a side's mapping valid; counts a resolution done inside a copy. */
+static int pmedu_side_ready(struct pmedu_side *s)
 {
-	unsigned int si = 0, di = 0;
-	u64 soff = 0, doff = 0, left = src->len;
-	u32 n;
+	struct pmedu_dev *edev = s->reg->edev;
 	int ret;
 
-	while (left) {
-		n = min3((u64)EDU_XFER_MAX, src->segs[si].len - soff,
-			 dst->segs[di].len - doff);
-		ret = edu_xfer(edev, src->segs[si].addr + soff, EDU_BUF, n, false);
+	if (peermap_mapping_valid(s->reg->map))
+		return 0;
+	ret = peermap_remap(s->reg->map);
+	if (!ret) {
+		mutex_lock(&edev->lock);
+		edev->stats.remaps++;
+		mutex_unlock(&edev->lock);
+	}
+	return ret;
+}
+
+/*
+ * The segment and offset for s->pos, under edev->lock with the mapping
+ * valid: the cursor is kept while the mapping's generation stands.
+ */
+static struct peermap_segment *pmedu_side_seg(struct pmedu_side *s, u64 *off)
+{
+	struct peermap_mapping *map = s->reg->map;
+	u64 at = 0;
+
+	if (s->gen != s->reg->gen || s->si >= map->nsegs) {
+		for (s->si = 0; s->si < map->nsegs; s->si++) {
+			if (s->pos < at + map->segs[s->si].len)
+				break;
+			at += map->segs[s->si].len;
+		}
+		s->soff = s->pos - at;
+		s->gen = s->reg->gen;
+	}
+	*off = s->soff;
+	return &map->segs[s->si];
+}
+
+static void pmedu_side_advance(struct pmedu_side *s, u32 n)
+{
+	struct peermap_mapping *map = s->reg->map;
+
+	s->pos += n;
+	s->soff += n;
+	if (s->si < map->nsegs && s->soff == map->segs[s->si].len) {
+		s->si++;
+		s->soff = 0;
+	}
+}
+
+/*
+ * Walk both sides in step, one engine round trip per chunk, each chunk
+ * under edev->lock with both mappings valid. An invalidation between
+ * chunks sends the loop back to resolve the side again.
+ */
+static int pmedu_run(struct pmedu_dev *edev, struct pmedu_side *src,
+		     struct pmedu_side *dst, u64 len)
+{
+	struct peermap_segment *sseg, *dseg;
+	u64 done = 0, soff, doff;
+	int ret;
+	u32 n;
+
+	while (done < len) {
+		ret = pmedu_side_ready(src);
 		if (!ret)
-			ret = edu_xfer(edev, EDU_BUF, dst->segs[di].addr + doff, n,
-				       true);
+			ret = pmedu_side_ready(dst);
 		if (ret)
 			return ret;
-		edev->chunks++;
-		left -= n;
-		soff += n;
-		doff += n;
-		if (soff == src->segs[si].len) {
-			si++;
-			soff = 0;
+		mutex_lock(&edev->lock);
+		if (!edev->regs) {
+			mutex_unlock(&edev->lock);
+			return -ENODEV;
 		}
-		if (doff == dst->segs[di].len) {
-			di++;
-			doff = 0;
+		if (!peermap_mapping_valid(src->reg->map) ||
+		    !peermap_mapping_valid(dst->reg->map)) {
+			mutex_unlock(&edev->lock);
+			continue;	/* invalidated meanwhile */
 		}
+		sseg = pmedu_side_seg(src, &soff);
+		dseg = pmedu_side_seg(dst, &doff);
+		n = min3((u64)EDU_XFER_MAX, sseg->len - soff, dseg->len - doff);
+		n = min_t(u64, n, len - done);
+		ret = edu_xfer(edev, sseg->addr + soff, EDU_BUF, n, false);
+		if (!ret)
+			ret = edu_xfer(edev, EDU_BUF, dseg->addr + doff, n, true);
+		if (!ret)
+			edev->stats.chunks++;
+		mutex_unlock(&edev->lock);
+		if (ret)
+			return ret;
+		pmedu_side_advance(src, n);
+		pmedu_side_advance(dst, n);
+		done += n;
 		/* Between chunks no DMA is in flight: safe to stop. */
-		if (left && fatal_signal_pending(current))
+		if (done < len && fatal_signal_pending(current))
 			return -EINTR;
 	}
 	return 0;
 }
 
-static long pmedu_copy(struct pmedu_dev *edev, void __user *arg)
+/* A copy side: a registration holding it, or a mapping for this copy. */
+static int pmedu_side_get(struct pmedu_dev *edev, struct file *file,
+			  struct pmedu_side *s, u64 addr, u64 len, u32 access,
+			  u32 flags)
 {
-	struct peermap_mapping *src, *dst;
+	memset(s, 0, sizeof(*s));
+	s->reg = pmedu_reg_find(edev, file, addr, len, access);
+	if (!s->reg) {
+		s->reg = pmedu_reg_create(edev, addr, len, access, flags);
+		if (IS_ERR(s->reg))
+			return PTR_ERR(s->reg);
+	}
+	s->pos = addr - s->reg->map->addr;
+	s->gen = s->reg->gen - 1;	/* no cursor yet */
+	return 0;
+}
+
+static long pmedu_copy(struct pmedu_dev *edev, struct file *file,
+		       void __user *arg)
+{
 	struct peermap_edu_copy req;
+	struct pmedu_side src, dst;
 	u64 send, dend;
 	long ret;
 
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;
-	if (req.flags || req.reserved || !req.len)
+	if ((req.flags & ~PEERMAP_MAP_ONDEMAND) || req.reserved || !req.len)
 		return -EINVAL;
 	if (req.len > PEERMAP_EDU_COPY_MAX)
 		return -E2BIG;
@@ -126,69 +331,209 @@ static long pmedu_copy(struct pmedu_dev *edev, void __user *arg)
 	if (!READ_ONCE(edev->regs))
 		return -ENODEV;		/* removed; rechecked under the lock */
 
-	src = peermap_map_user(&edev->pdev->dev, current->mm, req.src, req.len,
-			       PEERMAP_ACCESS_READ);
-	if (IS_ERR(src))
-		return PTR_ERR(src);
-	dst = peermap_map_user(&edev->pdev->dev, current->mm, req.dst, req.len,
-			       PEERMAP_ACCESS_WRITE);
-	if (IS_ERR(dst)) {
-		ret = PTR_ERR(dst);
-		goto out_unmap_src;
-	}
-
-	ret = mutex_lock_killable(&edev->lock);
+	ret = pmedu_side_get(edev, file, &src, req.src, req.len,
+			     PEERMAP_ACCESS_READ, req.flags);
 	if (ret)
-		goto out_unmap_dst;
-	if (!edev->regs) {
-		ret = -ENODEV;
-	} else {
-		ret = pmedu_run(edev, src, dst);
-		edev->copies++;
-		if (!ret)
-			edev->bytes += req.len;
-	}
+		return ret;
+	ret = pmedu_side_get(edev, file, &dst, req.dst, req.len,
+			     PEERMAP_ACCESS_WRITE, req.flags);
+	if (ret)
+		goto out_src;
+
+	ret = pmedu_run(edev, &src, &dst, req.len);
+	mutex_lock(&edev->lock);
+	edev->stats.copies++;
+	if (!ret)
+		edev->stats.bytes += req.len;
 	mutex_unlock(&edev->lock);
 
-out_unmap_dst:
-	peermap_unmap(dst);
-out_unmap_src:
-	peermap_unmap(src);
+	pmedu_reg_put(dst.reg);
+out_src:
+	pmedu_reg_put(src.reg);
 	return ret;
 }
 
 static long pmedu_segments(struct pmedu_dev *edev, void __user *arg)
 {
 	struct peermap_edu_segments req;
-	struct peermap_seg __user *useg;
+	struct peermap_seg *segs = NULL;
 	struct peermap_mapping *map;
-	struct peermap_seg seg;
-	unsigned int i;
+	unsigned int i, n = 0, cap = 0;
+	struct pmedu_reg *reg;
 	long ret = 0;
 
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;
-	map = peermap_map_user(&edev->pdev->dev, current->mm, req.addr,
-			       req.len, req.access);
-	if (IS_ERR(map))
-		return PTR_ERR(map);
-	useg = u64_to_user_ptr(req.segs);
-	for (i = 0; i < map->nsegs && i < req.nsegs; i++) {
-		seg = (struct peermap_seg) {
-			.addr = map->segs[i].addr,
-			.len = map->segs[i].len,
-			.flags = map->segs[i].flags,
-		};
-		if (copy_to_user(&useg[i], &seg, sizeof(seg))) {
-			ret = -EFAULT;
+	if (req.access & ~(PEERMAP_ACCESS_READ | PEERMAP_ACCESS_WRITE))
+		return -EINVAL;
+	reg = pmedu_reg_create(edev, req.addr, req.len, req.access, 0);
+	if (IS_ERR(reg))
+		return PTR_ERR(reg);
+	map = reg->map;
+	/*
+	 * Snapshot the segments under the lock the invalidate callback
+	 * takes, into a buffer allocated outside it; copy out after.
+	 */
+	for (;;) {
+		ret = peermap_remap(map);
+		if (ret)
+			goto out;
+		mutex_lock(&edev->lock);
+		if (peermap_mapping_valid(map) && map->nsegs <= cap) {
+			n = map->nsegs;
+			for (i = 0; i < n; i++)
+				segs[i] = (struct peermap_seg) {
+					.addr = map->segs[i].addr,
+					.len = map->segs[i].len,
+					.flags = map->segs[i].flags,
+				};
+			mutex_unlock(&edev->lock);
 			break;
 		}
+		cap = map->nsegs;
+		mutex_unlock(&edev->lock);
+		kvfree(segs);
+		segs = kvmalloc_array(max(cap, 1U), sizeof(*segs), GFP_KERNEL);
+		if (!segs) {
+			ret = -ENOMEM;
+			goto out;
+		}
 	}
-	req.nsegs = map->nsegs;
-	peermap_unmap(map);
-	if (!ret && copy_to_user(arg, &req, sizeof(req)))
+	if (copy_to_user(u64_to_user_ptr(req.segs), segs,
+			 min(n, req.nsegs) * sizeof(*segs))) {
 		ret = -EFAULT;
+		goto out;
+	}
+	req.nsegs = n;
+	if (copy_to_user(arg, &req, sizeof(req)))
+		ret = -EFAULT;
+out:
+	kvfree(segs);
+	pmedu_reg_put(reg);
 	return ret;
+}
+
+static long pmedu_register(struct pmedu_dev *edev, struct file *file,
+			   void __user *arg)
+{
+	struct peermap_edu_register req;
+	struct pmedu_reg *reg;
+	u32 id;
+	int ret;
+
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	if (req.flags & ~PEERMAP_MAP_ONDEMAND)
+		return -EINVAL;
+	reg = pmedu_reg_create(edev, req.addr, req.len, req.access, req.flags);
+	if (IS_ERR(reg))
+		return PTR_ERR(reg);
+	reg->file = file;
+	ret = xa_alloc(&edev->regs_xa, &id, reg, xa_limit_31b, GFP_KERNEL);
+	if (ret) {
+		pmedu_reg_put(reg);
+		return ret;
+	}
+	reg->id = id;
+	req.id = id;
+	if (copy_to_user(arg, &req, sizeof(req))) {
+		if (xa_cmpxchg(&edev->regs_xa, id, reg, NULL, 0) == reg)
+			pmedu_reg_put(reg);
+		return -EFAULT;
+	}
+	return 0;
+}
+
+/* Take registration @id of @file out of the table; the caller puts it. */
+static struct pmedu_reg *pmedu_reg_take(struct pmedu_dev *edev,
+					struct file *file, u64 id)
+{
+	struct pmedu_reg *reg;
+
+	if (!id || id > U32_MAX)
+		return NULL;
+	xa_lock(&edev->regs_xa);
+	reg = xa_load(&edev->regs_xa, id);
+	if (reg && reg->file == file)
+		__xa_erase(&edev->regs_xa, id);
+	else
+		reg = NULL;
+	xa_unlock(&edev->regs_xa);
+	return reg;
+}
+
+static long pmedu_unregister(struct pmedu_dev *edev, struct file *file,
+			     void __user *arg)
+{
+	struct peermap_edu_unregister req;
+	struct pmedu_reg *reg;
+
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	reg = pmedu_reg_take(edev, file, req.id);
+	if (!reg)
+		return -ENOENT;
+	pmedu_reg_put(reg);	/* a copy using it keeps it until it ends */
+	return 0;
+}
+
+static long pmedu_reg_info(struct pmedu_dev *edev, struct file *file,
+			   void __user *arg)
+{
+	struct peermap_edu_reg_info info;
+	struct peermap_map_stats st;
+	struct pmedu_reg *reg = NULL;
+
+	if (copy_from_user(&info, arg, sizeof(info)))
+		return -EFAULT;
+	if (info.id && info.id <= U32_MAX) {
+		xa_lock(&edev->regs_xa);
+		reg = xa_load(&edev->regs_xa, info.id);
+		if (reg && reg->file == file)
+			kref_get(&reg->ref);
+		else
+			reg = NULL;
+		xa_unlock(&edev->regs_xa);
+	}
+	if (!reg)
+		return -ENOENT;
+	peermap_mapping_stats(reg->map, &st);
+	memset(&info, 0, sizeof(info));
+	info.id = reg->id;
+	info.invalidations = st.invalidations;
+	info.remaps = st.remaps;
+	info.fallback_bytes = st.fallback_bytes;
+	info.last_reason = st.last_reason;
+	mutex_lock(&edev->lock);
+	info.valid = peermap_mapping_valid(reg->map);
+	info.nsegs = info.valid ? reg->map->nsegs : 0;
+	mutex_unlock(&edev->lock);
+	pmedu_reg_put(reg);
+	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
+}
+
+static long pmedu_stats(struct pmedu_dev *edev, void __user *arg)
+{
+	struct peermap_edu_stats st;
+
+	mutex_lock(&edev->lock);
+	st = edev->stats;
+	mutex_unlock(&edev->lock);
+	return copy_to_user(arg, &st, sizeof(st)) ? -EFAULT : 0;
+}
+
+/* Drop every registration of @file (NULL: of every file). */
+static void pmedu_drop_regs(struct pmedu_dev *edev, struct file *file)
+{
+	struct pmedu_reg *reg;
+	unsigned long idx;
+
+	xa_for_each(&edev->regs_xa, idx, reg) {
+		if (file && reg->file != file)
+			continue;
+		if (xa_cmpxchg(&edev->regs_xa, idx, reg, NULL, 0) == reg)
+			pmedu_reg_put(reg);
+	}
 }
 
 static int pmedu_open(struct inode *inode, struct file *file)
@@ -205,6 +550,7 @@ static int pmedu_release(struct inode *inode, struct file *file)
 {
 	struct pmedu_dev *edev = file->private_data;
 
+	pmedu_drop_regs(edev, file);
 	kref_put(&edev->ref, pmedu_release_dev);
 	return 0;
 }
@@ -216,9 +562,17 @@ static long pmedu_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 
 	switch (cmd) {
 	case PEERMAP_EDU_IOC_COPY:
-		return pmedu_copy(edev, uarg);
+		return pmedu_copy(edev, file, uarg);
 	case PEERMAP_EDU_IOC_SEGMENTS:
 		return pmedu_segments(edev, uarg);
+	case PEERMAP_EDU_IOC_REGISTER:
+		return pmedu_register(edev, file, uarg);
+	case PEERMAP_EDU_IOC_UNREGISTER:
+		return pmedu_unregister(edev, file, uarg);
+	case PEERMAP_EDU_IOC_REG_INFO:
+		return pmedu_reg_info(edev, file, uarg);
+	case PEERMAP_EDU_IOC_STATS:
+		return pmedu_stats(edev, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -261,6 +615,8 @@ static int pmedu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	}
 	kref_init(&edev->ref);
 	mutex_init(&edev->lock);
+	xa_init_flags(&edev->regs_xa, XA_FLAGS_ALLOC1);
+	init_waitqueue_head(&edev->idle);
 	edev->pdev = pci_dev_get(pdev);
 	edev->id = ida_alloc(&pmedu_ida, GFP_KERNEL);
 	if (edev->id < 0) {
@@ -305,12 +661,20 @@ static void pmedu_remove(struct pci_dev *pdev)
 	struct pmedu_dev *edev = pci_get_drvdata(pdev);
 
 	misc_deregister(&edev->misc);
-	/* Waits for a copy in progress: after this no DMA is started. */
+	/* Waits for the chunk in flight: after this no DMA is started. */
 	mutex_lock(&edev->lock);
 	pci_clear_master(pdev);
 	pci_iounmap(pdev, edev->regs);
 	edev->regs = NULL;
+	edev->gone = true;
 	mutex_unlock(&edev->lock);
+	/*
+	 * No mapping may outlive the device (its IOMMU domain goes with it):
+	 * drop the registrations, and wait for copies, which stop at their
+	 * next chunk, to unmap theirs.
+	 */
+	pmedu_drop_regs(edev, NULL);
+	wait_event(edev->idle, !atomic_read(&edev->live_maps));
 	pci_release_region(pdev, 0);
 	kref_put(&edev->ref, pmedu_release_dev);
 }

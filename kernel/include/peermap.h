@@ -22,38 +22,76 @@ struct peermap_segment {
 	u32 flags;
 };
 
+struct peermap_mapping;
+
+struct peermap_importer_ops {
+	/*
+	 * @map is being invalidated for @why (PEERMAP_INVAL_*): stop every
+	 * DMA to its segments before returning; they are torn down when it
+	 * returns, and peermap_remap() resolves them again. Called with
+	 * the mapping's lock held, possibly from an mmu notifier: it may
+	 * sleep, but must not allocate memory (GFP_KERNEL) nor take a lock
+	 * that is held around such an allocation.
+	 */
+	void (*invalidate)(struct peermap_mapping *map, unsigned int why);
+};
+
+/* Counters of one mapping, read with peermap_mapping_stats(). */
+struct peermap_map_stats {
+	u64 invalidations;	/* times the segments were torn down */
+	u64 remaps;		/* times they were resolved again */
+	u64 fallback_bytes;	/* bytes of device memory now in system RAM */
+	u32 last_reason;	/* PEERMAP_INVAL_* */
+};
+
 /*
  * A user range mapped for one client device. The importer reads the public
- * fields; the rest belongs to the core. segs[] covers [addr, addr + len)
- * exactly, in order, with contiguous pieces of equal flags merged.
+ * fields; nsegs and segs only while the mapping is valid (see
+ * peermap_mapping_valid()). The rest belongs to the core (mapping.c).
  */
 struct peermap_mapping {
 	struct device *client;
 	unsigned long addr;
 	size_t len;
-	u32 access;
+	u32 access;			/* PEERMAP_ACCESS_* */
+	u32 flags;			/* PEERMAP_MAP_* */
+	void *priv;			/* the importer's */
 	unsigned int nsegs;
-	struct peermap_segment *segs;
-
-	/* private to the core */
-	unsigned int segs_cap;
-	u64 mapped;			/* sum of segs[].len */
-	struct list_head ram;		/* struct peermap_ram_piece */
-	struct list_head peers;		/* struct peermap_p2p_req */
+	struct peermap_segment *segs;	/* cover [addr, addr + len) in order */
 };
 
-struct peermap_mapping *peermap_map_user(struct device *client,
-					 struct mm_struct *mm,
-					 unsigned long addr, size_t len,
-					 u32 access);
+struct peermap_mapping *peermap_map(struct device *client,
+				    struct mm_struct *mm,
+				    unsigned long addr, size_t len,
+				    u32 access, u32 flags,
+				    const struct peermap_importer_ops *ops,
+				    void *priv);
+int peermap_remap(struct peermap_mapping *map);
+bool peermap_mapping_valid(struct peermap_mapping *map);
+void peermap_mapping_stats(struct peermap_mapping *map,
+			   struct peermap_map_stats *st);
 void peermap_unmap(struct peermap_mapping *map);
 
 /* --- exporter side ------------------------------------------------------ */
 
 /*
+ * Device memory an exporter may take back (an object): the core lists the
+ * live peer pieces of it, so that peermap_revoke() finds every mapping.
+ * Embed one per object, set it up with peermap_revocable_init().
+ */
+struct peermap_revocable {
+	spinlock_t lock;		/* protects reqs */
+	struct list_head reqs;		/* peermap_p2p_req.rv_node */
+};
+
+struct peermap_pieces;
+
+/*
  * One exporter VMA piece being mapped for a client. The core fills the "in"
  * fields; the exporter's p2p_map adds segments with peermap_req_add_bar()
- * and may keep a pointer in @priv, handed back to its p2p_unmap.
+ * or peermap_req_add_pages(), attaches the request to the object with
+ * peermap_req_attach(), and may keep a pointer in @priv, handed back to its
+ * p2p_unmap.
  */
 struct peermap_p2p_req {
 	struct device *client;		/* in: the importer's device */
@@ -62,9 +100,13 @@ struct peermap_p2p_req {
 
 	/* private to the core */
 	struct peermap_mapping *map;
+	struct peermap_pieces *pieces;	/* what the segments are added to */
 	struct peermap_exporter *exp;
-	struct list_head node;		/* in map->peers */
+	struct list_head node;		/* in pieces->peers */
 	struct list_head iovas;		/* struct peermap_iova to undo */
+	struct list_head sgts;		/* struct peermap_sgt to undo */
+	struct peermap_revocable *rv;	/* attached to, or NULL */
+	struct list_head rv_node;	/* in rv->reqs, under rv->lock */
 	bool live;			/* p2p_map succeeded: p2p_unmap owed */
 };
 
@@ -76,12 +118,18 @@ struct peermap_exporter {
 	/*
 	 * Resolve [start, start + len) of @vma, which lies inside the VMA,
 	 * for req->client: add segments covering it in order and return 0, or
-	 * return -errno to refuse. Called with the mmap lock held for read;
-	 * may sleep. Answer from the object's state, not the CPU page tables.
+	 * return -errno to refuse (-EAGAIN: busy moving the memory, the core
+	 * retries). Called with the mmap lock held for read; may sleep.
+	 * Answer from the object's state, not the CPU page tables.
 	 */
 	int (*p2p_map)(struct vm_area_struct *vma, unsigned long start,
 		       unsigned long len, struct peermap_p2p_req *req);
-	/* Undo p2p_map after the core tore the DMA addresses down. */
+	/*
+	 * Undo p2p_map after the core tore the DMA addresses down. May run
+	 * under the mapping's lock (from an invalidation): must not allocate
+	 * nor take a lock held around an allocation or around
+	 * peermap_revoke().
+	 */
 	void (*p2p_unmap)(struct peermap_p2p_req *req);
 
 	/* private to the core */
@@ -93,6 +141,16 @@ void peermap_unregister_exporter(struct peermap_exporter *exp);
 
 int peermap_req_add_bar(struct peermap_p2p_req *req, struct pci_dev *provider,
 			int bar, u64 offset, u64 len);
+int peermap_req_add_pages(struct peermap_p2p_req *req, struct page **pages,
+			  u64 offset, u64 len);
+
+void peermap_revocable_init(struct peermap_revocable *rv);
+void peermap_req_attach(struct peermap_p2p_req *req,
+			struct peermap_revocable *rv);
+void peermap_revoke(struct peermap_revocable *rv,
+		    unsigned int why);
+
+void peermap_vma_prepare(struct vm_area_struct *vma);
 int peermap_mmap_bar(struct vm_area_struct *vma, struct pci_dev *pdev, int bar,
 		     u64 offset);
 

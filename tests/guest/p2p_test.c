@@ -232,7 +232,7 @@ static void copy_unknown_flags_einval(void)
 	int err;
 
 	ASSERT(p, "ram");
-	err = copy_raw((uintptr_t)p, (uintptr_t)p + PAGE, 16, 1);
+	err = copy_raw((uintptr_t)p, (uintptr_t)p + PAGE, 16, 1U << 7);
 	EXPECT(err == -EINVAL, "got %d", err);
 	munmap(p, 2 * PAGE);
 }

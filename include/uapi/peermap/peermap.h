@@ -23,10 +23,26 @@ struct peermap_seg {
 #define PEERMAP_SEG_PEER	(1U << 0)	/* device memory; else RAM */
 #define PEERMAP_SEG_WRITE	(1U << 1)	/* the importer may write it */
 #define PEERMAP_SEG_IOVA	(1U << 2)	/* translated by an IOMMU */
+/* System RAM standing in for evicted device memory (exporter fallback). */
+#define PEERMAP_SEG_FALLBACK	(1U << 3)
 
 /* Access the importer's device needs to a range. */
 #define PEERMAP_ACCESS_READ	(1U << 0)	/* device reads the memory */
 #define PEERMAP_ACCESS_WRITE	(1U << 1)	/* device writes the memory */
+
+/* How a mapping holds the RAM parts of its range. */
+#define PEERMAP_MAP_PINNED	0		/* long-term pin (default) */
+/* No pin: faulted in, and invalidated when the pages change. */
+#define PEERMAP_MAP_ONDEMAND	(1U << 0)
+
+/* Why a mapping was invalidated (the importer's callback, counters). */
+#define PEERMAP_INVAL_NONE	0	/* not invalidated yet */
+#define PEERMAP_INVAL_REVOKE	1	/* the exporter revoked (policy, move) */
+#define PEERMAP_INVAL_REMOVE	2	/* the exporter's device went away */
+#define PEERMAP_INVAL_UNMAP	3	/* munmap or mremap of the range */
+#define PEERMAP_INVAL_PROTECT	4	/* mprotect of the range */
+#define PEERMAP_INVAL_CHANGE	5	/* pages changed (COW, migration) */
+#define PEERMAP_INVAL_EXIT	6	/* the address space was torn down */
 
 /* --- core: /dev/peermap ------------------------------------------------ */
 
@@ -75,18 +91,66 @@ struct peermap_bar_free {
 	__u64 handle;		/* in */
 };
 
+/*
+ * What an object allows. Changing it revokes the object's peer mappings
+ * (importers resolve them again under the new policy).
+ */
+struct peermap_bar_policy {
+	__u64 handle;		/* in */
+	__u32 flags;		/* in: PEERMAP_POLICY_* */
+	__u32 reserved;		/* in: zero */
+	char deny[32];		/* in: PCI name of a client refused, or "" */
+};
+
+#define PEERMAP_POLICY_PEER_RO	(1U << 0)	/* peers may only read */
+#define PEERMAP_POLICY_NO_CPU	(1U << 1)	/* CPU access off: SIGBUS */
+
+/* Evict an object to system memory, or restore it into the BAR. */
+struct peermap_bar_move {
+	__u64 handle;		/* in */
+	__u32 flags;		/* in: zero */
+	__u32 reserved;		/* in: zero */
+};
+
+/* An object's state. */
+struct peermap_bar_obj_info {
+	__u64 handle;		/* in */
+	__u64 size;		/* out */
+	__u64 bar_offset;	/* out: where it lives (or will) in the BAR */
+	__u32 state;		/* out: PEERMAP_OBJ_* */
+	__u32 policy;		/* out: PEERMAP_POLICY_* */
+	__u32 peers;		/* out: live peer pieces */
+	__u32 reserved;
+	__u64 revokes;		/* out: times its peers were revoked */
+	__u64 evictions;	/* out: times it was evicted */
+};
+
+#define PEERMAP_OBJ_RESIDENT	0	/* in device memory */
+#define PEERMAP_OBJ_EVICTED	1	/* in system memory (fallback) */
+#define PEERMAP_OBJ_GONE	2	/* its device was removed */
+
 #define PEERMAP_BAR_IOC_INFO	_IOR(PEERMAP_IOC_MAGIC, 0x00, struct peermap_bar_info)
 #define PEERMAP_BAR_IOC_ALLOC	_IOWR(PEERMAP_IOC_MAGIC, 0x01, struct peermap_bar_alloc)
 #define PEERMAP_BAR_IOC_FREE	_IOW(PEERMAP_IOC_MAGIC, 0x02, struct peermap_bar_free)
+#define PEERMAP_BAR_IOC_POLICY	_IOW(PEERMAP_IOC_MAGIC, 0x03, struct peermap_bar_policy)
+#define PEERMAP_BAR_IOC_EVICT	_IOW(PEERMAP_IOC_MAGIC, 0x04, struct peermap_bar_move)
+#define PEERMAP_BAR_IOC_RESTORE	_IOW(PEERMAP_IOC_MAGIC, 0x05, struct peermap_bar_move)
+#define PEERMAP_BAR_IOC_OBJ_INFO _IOWR(PEERMAP_IOC_MAGIC, 0x06, struct peermap_bar_obj_info)
 
 /* --- importer: /dev/peermap-eduN -------------------------------------- */
 
-/* Copy len bytes from src to dst (user addresses) with the DMA engine. */
+/*
+ * Copy len bytes from src to dst (user addresses) with the DMA engine. A
+ * side inside a registered range (PEERMAP_EDU_IOC_REGISTER) of this file
+ * uses that mapping; any other side is mapped for this copy only, with
+ * flags saying how RAM is held. An invalidation during the copy is
+ * handled inside it: the side is resolved again and the copy goes on.
+ */
 struct peermap_edu_copy {
 	__u64 src;		/* in */
 	__u64 dst;		/* in */
 	__u64 len;		/* in: 1..PEERMAP_EDU_COPY_MAX */
-	__u32 flags;		/* in: zero */
+	__u32 flags;		/* in: 0 or PEERMAP_MAP_ONDEMAND */
 	__u32 reserved;		/* in: zero */
 };
 
@@ -101,7 +165,49 @@ struct peermap_edu_segments {
 	__u64 segs;		/* in: pointer to struct peermap_seg[nsegs] */
 };
 
+/*
+ * Keep [addr, addr + len) mapped for the engine until unregistered or the
+ * file is closed (like an RDMA memory registration). Copies inside it use
+ * it; it is invalidated and resolved again as its memory changes.
+ */
+struct peermap_edu_register {
+	__u64 addr;		/* in */
+	__u64 len;		/* in */
+	__u32 access;		/* in: PEERMAP_ACCESS_* */
+	__u32 flags;		/* in: 0 or PEERMAP_MAP_ONDEMAND */
+	__u64 id;		/* out: names it in this file, > 0 */
+};
+
+struct peermap_edu_unregister {
+	__u64 id;		/* in */
+};
+
+/* A registration's state and counters. */
+struct peermap_edu_reg_info {
+	__u64 id;		/* in */
+	__u64 invalidations;	/* out: times its segments were torn down */
+	__u64 remaps;		/* out: times they were resolved again */
+	__u64 fallback_bytes;	/* out: bytes now in system RAM, not device memory */
+	__u32 last_reason;	/* out: PEERMAP_INVAL_* */
+	__u32 valid;		/* out: 1 while its segments are live */
+	__u32 nsegs;		/* out: segments while valid */
+	__u32 reserved;
+};
+
+/* Counters of one engine since its driver was bound. */
+struct peermap_edu_stats {
+	__u64 copies;		/* copies run */
+	__u64 bytes;		/* bytes copied */
+	__u64 chunks;		/* engine round trips */
+	__u64 invalidations;	/* invalidate callbacks taken */
+	__u64 remaps;		/* sides resolved again inside a copy */
+};
+
 #define PEERMAP_EDU_IOC_COPY	 _IOW(PEERMAP_IOC_MAGIC, 0x40, struct peermap_edu_copy)
 #define PEERMAP_EDU_IOC_SEGMENTS _IOWR(PEERMAP_IOC_MAGIC, 0x41, struct peermap_edu_segments)
+#define PEERMAP_EDU_IOC_REGISTER _IOWR(PEERMAP_IOC_MAGIC, 0x42, struct peermap_edu_register)
+#define PEERMAP_EDU_IOC_UNREGISTER _IOW(PEERMAP_IOC_MAGIC, 0x43, struct peermap_edu_unregister)
+#define PEERMAP_EDU_IOC_REG_INFO _IOWR(PEERMAP_IOC_MAGIC, 0x44, struct peermap_edu_reg_info)
+#define PEERMAP_EDU_IOC_STATS	 _IOR(PEERMAP_IOC_MAGIC, 0x45, struct peermap_edu_stats)
 
 #endif /* _UAPI_PEERMAP_PEERMAP_H */
