@@ -53,7 +53,7 @@ guest: $(B)/guest/bin/peermap $(GUEST_TESTS)
 
 $(B)/guest/bin/pm-%: tests/guest/%.c tests/guest/harness.h $(LIB_SRC) $(LIB_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(WARN) $(CFLAGS) -static $(INC) -Itests/guest $< $(LIB_SRC) -o $@
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) -static -pthread $(INC) -Itests/guest $< $(LIB_SRC) -o $@
 
 $(B)/guest/bin/peermap: $(CLI_SRC) $(CLI_HDR) $(LIB_SRC) $(LIB_HDR)
 	@mkdir -p $(@D)

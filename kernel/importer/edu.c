@@ -61,6 +61,7 @@ struct pmedu_reg {
 	struct kref ref;		/* regs_xa entry or the copy; each user */
 	struct pmedu_dev *edev;
 	struct file *file;		/* owner; NULL for a temporary one */
+	struct mm_struct *mm;		/* whose range (compared, not held) */
 	struct peermap_mapping *map;
 	u64 gen;			/* bumped by invalidate, under edev->lock */
 	u32 id;
@@ -118,6 +119,7 @@ static struct pmedu_reg *pmedu_reg_create(struct pmedu_dev *edev, u64 addr,
 		return ERR_PTR(-ENOMEM);
 	kref_init(&reg->ref);
 	reg->edev = edev;
+	reg->mm = current->mm;
 	mutex_lock(&edev->lock);
 	if (edev->gone) {
 		mutex_unlock(&edev->lock);
@@ -166,7 +168,9 @@ static struct pmedu_reg *pmedu_reg_find(struct pmedu_dev *edev,
 	xa_for_each(&edev->regs_xa, idx, reg) {
 		struct peermap_mapping *map = reg->map;
 
-		if (reg->file == file && (map->access & access) == access &&
+		/* A forked child shares the file, not the address space. */
+		if (reg->file == file && reg->mm == current->mm &&
+		    (map->access & access) == access &&
 		    addr >= map->addr && addr + len <= map->addr + map->len) {
 			kref_get(&reg->ref);
 			found = reg;
@@ -454,7 +458,7 @@ static struct pmedu_reg *pmedu_reg_take(struct pmedu_dev *edev,
 		return NULL;
 	xa_lock(&edev->regs_xa);
 	reg = xa_load(&edev->regs_xa, id);
-	if (reg && reg->file == file)
+	if (reg && reg->file == file && reg->mm == current->mm)
 		__xa_erase(&edev->regs_xa, id);
 	else
 		reg = NULL;
@@ -489,7 +493,7 @@ static long pmedu_reg_info(struct pmedu_dev *edev, struct file *file,
 	if (info.id && info.id <= U32_MAX) {
 		xa_lock(&edev->regs_xa);
 		reg = xa_load(&edev->regs_xa, info.id);
-		if (reg && reg->file == file)
+		if (reg && reg->file == file && reg->mm == current->mm)
 			kref_get(&reg->ref);
 		else
 			reg = NULL;

@@ -1,0 +1,73 @@
+# SPDX-License-Identifier: GPL-2.0
+# Mixed ranges, invalidation, revocation and fallback
+# (tests/guest/inval_test.c), the tracepoints, then the exporter's device
+# taken away under live mappings: unbound, or hot-unplugged where the
+# topology allows it (TOPO_TEST_UNPLUG_ID). Runs last: the device may not
+# come back.
+. "$(dirname "$0")/tap.sh"
+. /etc/peermap/topology
+here=$(dirname "$0")
+
+# A second exporter device for ranges that mix exporters: the topology's
+# NVMe controller memory buffer, through new_id.
+if [ -n "${TOPO_TEST_CMB:-}" ]; then
+	id=$(cat /sys/bus/pci/devices/$TOPO_TEST_CMB/vendor \
+		/sys/bus/pci/devices/$TOPO_TEST_CMB/device | sed 's/0x//' | paste -sd' ')
+	[ -e /sys/bus/pci/devices/$TOPO_TEST_CMB/driver ] &&
+		echo "$TOPO_TEST_CMB" > /sys/bus/pci/devices/$TOPO_TEST_CMB/driver/unbind
+	echo "$id" > /sys/bus/pci/drivers/peermap_bar/new_id
+	is "$(ls /sys/bus/pci/devices/$TOPO_TEST_CMB/misc/ 2>/dev/null)" peermap-bar1 \
+		"NVMe CMB $TOPO_TEST_CMB is a second exporter, /dev/peermap-bar1"
+fi
+
+# The tracepoints record what happens during the tests.
+tr=/sys/kernel/tracing
+[ -d $tr/events ] || mount -t tracefs nodev $tr
+echo > $tr/trace
+echo 1 > $tr/events/peermap/enable
+
+PM_STRESS_SECONDS=${PM_STRESS_SECONDS:-5} pm-inval_test
+st=$?
+# 1: a test failed (it said so); anything else: the program died.
+[ $st -le 1 ]
+ok $? "pm-inval_test ran to its end (status $st)"
+
+dmesg | grep -q "denied by the exporter's policy"
+ok $? "a denied client's refusal is in the log with its reason"
+dmesg | grep -q "is read-only for peers"
+ok $? "a read-only object's refusal is in the log with its reason"
+
+# Invalidations and fallback are visible in the trace.
+run "copy with the source evicted" peermap copy --from dev --to ram --size 8K --evict
+echo 0 > $tr/events/peermap/enable
+grep -q "peermap_fallback: .*system memory instead of device memory" $tr/trace
+ok $? "tracepoint peermap_fallback fired"
+for why in revoke unmap protect change; do
+	grep -q "peermap_invalidate: .*why=$why" $tr/trace
+	ok $? "tracepoint peermap_invalidate fired with why=$why"
+done
+grep -m 2 "why=revoke" $tr/trace | sed 's/^ */# /'
+grep -m 1 peermap_fallback $tr/trace | sed 's/^ */# /'
+
+if [ -n "${TOPO_TEST_CMB:-}" ]; then
+	echo "$TOPO_TEST_CMB" > /sys/bus/pci/drivers/peermap_bar/unbind
+	ok $? "second exporter unbound"
+fi
+
+# The device goes with live mappings: unbind, then bind again.
+bdf=$(basename "$(readlink /sys/class/misc/peermap-bar0/device)")
+PM_REMOVE_CMD="sh $here/remove-dev.sh unbind" pm-inval_test removal
+ok $? "exporter unbound under live mappings: revoked, zapped, gone"
+echo "$bdf" > /sys/bus/pci/drivers/peermap_bar/bind
+ok $? "exporter bound again"
+run "a copy works after the exporter came back" peermap copy --from dev --to dev --size 8K
+
+# Hot-unplug through QEMU's monitor, where the slot allows it.
+if [ -n "${TOPO_TEST_UNPLUG_ID:-}" ]; then
+	PM_REMOVE_CMD="sh $here/remove-dev.sh unplug $TOPO_TEST_UNPLUG_ID" \
+		pm-inval_test removal
+	ok $? "exporter hot-unplugged (device_del) under live mappings"
+	is "$(ls /dev/peermap-bar0 2>/dev/null)" "" "its device node is gone"
+	run "the importer still works" peermap copy --from ram --to ram --size 4K
+fi
+done_testing
