@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * pm-fuzz_test: seeded, reproducible random sequences against every peermap
- * device's user ABI: ioctls, mmaps, munmaps, mprotects, forks, copies and
+ * device's user ABI: ioctls (objects, policies, evict and restore,
+ * registrations, copies, routes), mmaps, munmaps, mprotects, forks and
  * closes, with hostile arguments (huge, negative, overlapping, unaligned,
  * stale handles, kernel addresses, unterminated strings). The kernel side
  * is judged by the VM runner (KASAN, lockdep, WARNING, oops); this side
@@ -47,6 +48,7 @@ struct mapping {
 static int bar_fd[NFD], edu_fd[NFD], ctl_fd = -1;
 static struct mapping maps[NMAP];
 static uint64_t handles[NHANDLE];
+static uint64_t reg_ids[NHANDLE];
 static unsigned char *ram;
 static size_t ram_len = 1 << 20;
 /*
@@ -145,7 +147,11 @@ static const int e_free[] = { ENOENT, EFAULT, EBADF, ENOTTY, 0 };
 static const int e_mmap[] = { EINVAL, ENOENT, EPERM, EACCES, ENOMEM, EBADF, ENODEV,
 			      EOVERFLOW, ENODEV, 0 };
 static const int e_copy[] = { EINVAL, E2BIG, EOVERFLOW, EFAULT, EACCES, EREMOTEIO,
-			      EBADF, ENOTTY, ENODEV, EINTR, 0 };
+			      EPERM, EBADF, ENOTTY, ENODEV, EINTR, 0 };
+static const int e_lookup[] = { ENOENT, EFAULT, EBADF, ENOTTY, 0 };
+static const int e_policy[] = { EINVAL, ENOENT, EFAULT, EBADF, ENOTTY, 0 };
+static const int e_move[] = { EINVAL, ENOENT, EFAULT, EBADF, ENOTTY, EALREADY, EBUSY,
+			      ENODEV, 0 };
 static const int e_route[] = { EINVAL, ENODEV, EFAULT, EBADF, ENOTTY, 0 };
 static const int e_any[] = { EINVAL, ENOTTY, EBADF, EFAULT, ENOENT, EPERM, EACCES,
 			     ENOMEM, 0 };
@@ -262,6 +268,76 @@ static void op_segments(void)
 	check("SEGMENTS", ioctl(edu_fd[pick(NFD)], PEERMAP_EDU_IOC_SEGMENTS, &q), e_copy);
 }
 
+static void op_register(void)
+{
+	struct peermap_edu_register r = {
+		.addr = any_addr(), .len = pick(4) ? pick(65536) + 1 : any_len(),
+		.access = (uint32_t)pick(5), .flags = (uint32_t)pick(3),
+	};
+
+	check("REGISTER", ioctl(edu_fd[pick(NFD)], PEERMAP_EDU_IOC_REGISTER,
+				pick(16) ? &r : (void *)any_addr()), e_copy);
+	reg_ids[pick(NHANDLE)] = r.id;
+}
+
+static void op_unregister_info(void)
+{
+	struct peermap_edu_unregister u = {
+		.id = pick(4) ? reg_ids[pick(NHANDLE)] : rnd(),
+	};
+	struct peermap_edu_reg_info ri = { .id = u.id };
+	struct peermap_edu_stats st;
+	int fd = edu_fd[pick(NFD)];
+
+	switch (pick(3)) {
+	case 0:
+		check("UNREGISTER", ioctl(fd, PEERMAP_EDU_IOC_UNREGISTER, &u), e_lookup);
+		break;
+	case 1:
+		check("REG_INFO", ioctl(fd, PEERMAP_EDU_IOC_REG_INFO,
+					pick(8) ? &ri : (void *)any_addr()), e_lookup);
+		break;
+	default:
+		check("STATS", ioctl(fd, PEERMAP_EDU_IOC_STATS,
+				     pick(8) ? &st : (void *)any_addr()), e_lookup);
+		break;
+	}
+}
+
+/* The exporter's control of an object: policy, evict, restore, info. */
+static void op_object_control(void)
+{
+	uint64_t h = pick(4) ? handles[pick(NHANDLE)] : rnd();
+	struct peermap_bar_policy pol = { .handle = h };
+	struct peermap_bar_move mv = { .handle = h };
+	struct peermap_bar_obj_info oi = { .handle = h };
+	int fd = bar_fd[pick(NFD)];
+	size_t i;
+
+	switch (pick(4)) {
+	case 0:
+		/* mostly harmless policies: CPU off would stop nothing here */
+		pol.flags = pick(8) ? (uint32_t)pick(4) : (uint32_t)rnd();
+		if (!pick(4))
+			for (i = 0; i < sizeof(pol.deny); i++)
+				pol.deny[i] = (char)rnd();	/* maybe unterminated */
+		check("POLICY", ioctl(fd, PEERMAP_BAR_IOC_POLICY, &pol), e_policy);
+		break;
+	case 1:
+	case 2:
+		if (!pick(16))
+			mv.flags = (uint32_t)rnd();
+		check(pick(2) ? "EVICT" : "RESTORE",
+		      ioctl(fd, pick(2) ? PEERMAP_BAR_IOC_EVICT : PEERMAP_BAR_IOC_RESTORE,
+			    pick(16) ? &mv : (void *)any_addr()), e_move);
+		break;
+	default:
+		check("OBJ_INFO", ioctl(fd, PEERMAP_BAR_IOC_OBJ_INFO,
+					pick(16) ? &oi : (void *)any_addr()), e_lookup);
+		break;
+	}
+}
+
 static void op_route(void)
 {
 	struct peermap_route_query q;
@@ -318,7 +394,7 @@ static void run_ops(unsigned long n)
 	static void (*const ops[])(void) = {
 		op_open_close, op_alloc, op_alloc, op_free, op_mmap, op_mmap,
 		op_unmap_protect, op_copy, op_segments, op_segments, op_route,
-		op_bad_ioctl,
+		op_bad_ioctl, op_register, op_unregister_info, op_object_control,
 	};
 	unsigned long i, k;
 
