@@ -697,15 +697,21 @@ static void ondemand_copy_of_untouched_ram(void)
 	munmap(r, len);
 }
 
-/* A process killed in the middle of a copy leaves nothing behind. */
+/*
+ * A process killed in the middle of a copy leaves nothing behind: its
+ * address space goes first (its registration is invalidated: exit), then
+ * its files.
+ */
 static void kill9_mid_copy(void)
 {
 	unsigned char *r = ram(8192);
+	struct peermap_edu_stats s0, s1;
 	uint64_t c0 = chunks();
 	struct pm_obj o;
 	int st, err;
 	pid_t pid;
 
+	pm_edu_stats(edu, &s0);
 	ASSERT(r, "ram");
 	pid = fork();
 	if (!pid) {
@@ -725,6 +731,9 @@ static void kill9_mid_copy(void)
 	kill(pid, SIGKILL);
 	waitpid(pid, &st, 0);
 	EXPECT(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "child status %#x", st);
+	pm_edu_stats(edu, &s1);
+	EXPECT(s1.invalidations > s0.invalidations,
+	       "the dead process's mappings were not invalidated");
 	ASSERT(!pm_obj_alloc(&bar, 8192, &o), "alloc after");
 	fill(o.cpu, 8192, 59);
 	err = pm_edu_copy(edu, r, o.cpu, 8192);
