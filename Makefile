@@ -18,7 +18,7 @@ CLI_HDR  := $(wildcard cli/*.h)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/san/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps modules user guest unit check check-debug demo checkpatch sparse clean
+.PHONY: all deps modules user guest unit check check-debug demo bench checkpatch sparse clean
 
 all: deps modules user guest
 
@@ -49,7 +49,12 @@ $(B)/host/bin/peermap: $(CLI_SRC) $(CLI_HDR) $(B)/host/libpeermap.a $(LIB_HDR)
 
 # Programs for the test guest: static, no sanitizer runtime there.
 GUEST_TESTS := $(patsubst tests/guest/%.c,$(B)/guest/bin/pm-%,$(wildcard tests/guest/*_test.c))
-guest: $(B)/guest/bin/peermap $(GUEST_TESTS)
+guest: $(B)/guest/bin/peermap $(GUEST_TESTS) $(B)/guest/bin/pm-bench
+
+# The guest half of `make bench`; its kernel half is tests/kmod/pm_bench.c.
+$(B)/guest/bin/pm-bench: tests/bench/bench.c tests/kmod/pm_bench.h $(LIB_SRC) $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) -static -pthread $(INC) -Itests/kmod $< $(LIB_SRC) -o $@
 
 $(B)/guest/bin/pm-%: tests/guest/%.c tests/guest/harness.h $(LIB_SRC) $(LIB_HDR)
 	@mkdir -p $(@D)
@@ -81,6 +86,11 @@ check-debug: all
 # The end-to-end path in front of a person, on the switch topology.
 demo: all
 	@scripts/vm-run --topology switch -- peermap demo
+
+# Benchmarks against upstream P2PDMA and pinned RAM (debug kernel, one
+# boot): tables, CSV and a plot in bench-results/. docs/performance.md.
+bench: all
+	@scripts/bench $(BENCH_ARGS)
 
 checkpatch: deps
 	@scripts/checkpatch

@@ -131,6 +131,25 @@ int pm_obj_info(struct pm_obj *obj, struct peermap_bar_obj_info *info)
 	return ioctl(obj->bar->fd, PEERMAP_BAR_IOC_OBJ_INFO, info) ? -errno : 0;
 }
 
+int pm_node_pci_name(const char *node, char *out, size_t len)
+{
+	char path[128], buf[256];
+	const char *base;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/class/misc/%s/device", node);
+	n = readlink(path, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	base = strrchr(buf, '/');
+	base = base ? base + 1 : buf;
+	if (strlen(base) >= len)
+		return -ENAMETOOLONG;
+	memcpy(out, base, strlen(base) + 1);
+	return 0;
+}
+
 int pm_edu_open(int index)
 {
 	return open_node("edu", index);

@@ -48,6 +48,9 @@ int pm_obj_restore(struct pm_obj *obj);
 int pm_obj_policy(struct pm_obj *obj, unsigned int flags, const char *deny);
 int pm_obj_info(struct pm_obj *obj, struct peermap_bar_obj_info *info);
 
+/* The PCI name ("0000:04:00.0") of a peermap device node ("peermap-edu0"). */
+int pm_node_pci_name(const char *node, char *out, size_t len);
+
 /* The importer: returns an fd or -errno. */
 int pm_edu_open(int index);
 /* Copy @len bytes from @src to @dst with the DMA engine. */

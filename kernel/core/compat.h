@@ -27,4 +27,11 @@ static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
 	pin_user_pages_remote(mm, start, n, flags, pages, NULL)
 #endif
 
+/* 6.10 dropped the source argument of __assign_str() (trace.h). */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 10, 0)
+#define pm_assign_str(dst, src)	__assign_str(dst, src)
+#else
+#define pm_assign_str(dst, src)	__assign_str(dst)
+#endif
+
 #endif /* _PEERMAP_COMPAT_H */

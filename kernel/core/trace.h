@@ -13,14 +13,8 @@
 
 #include <linux/device.h>
 #include <linux/tracepoint.h>
-#include <linux/version.h>
 
-/* 6.10 dropped the source argument of __assign_str(). */
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 10, 0)
-#define pm_assign_str(dst, src)	__assign_str(dst, src)
-#else
-#define pm_assign_str(dst, src)	__assign_str(dst)
-#endif
+#include "compat.h"
 
 TRACE_EVENT(peermap_invalidate,
 	TP_PROTO(struct device *client, unsigned long addr, size_t len,

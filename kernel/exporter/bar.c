@@ -33,6 +33,7 @@
 #include <linux/genalloc.h>
 #include <linux/idr.h>
 #include <linux/kref.h>
+#include <linux/ktime.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -96,6 +97,7 @@ struct pmbar_obj {
 	char deny[32];			/* PCI name of a refused client */
 	struct pmbar_sysmem *mem;	/* while evicted */
 	u64 revokes, evictions;
+	u64 last_revoke_ns;		/* duration of the last peermap_revoke() */
 };
 
 /* What a peer piece holds, for p2p_unmap. */
@@ -385,6 +387,7 @@ static int pmbar_move(struct pmbar_obj *obj, bool evict)
 	struct pmbar_sysmem *mem = NULL, *old = NULL;
 	u32 from = evict ? PEERMAP_OBJ_RESIDENT : PEERMAP_OBJ_EVICTED;
 	int ret = 0;
+	u64 t0;
 
 	if (evict) {
 		mem = pmbar_sysmem_alloc(obj->size);
@@ -406,9 +409,12 @@ static int pmbar_move(struct pmbar_obj *obj, bool evict)
 		return ret;
 	}
 
+	t0 = ktime_get_ns();
 	peermap_revoke(&obj->rv, PEERMAP_INVAL_REVOKE);
+	t0 = ktime_get_ns() - t0;
 
 	mutex_lock(&obj->lock);
+	obj->last_revoke_ns = t0;
 	pmbar_obj_zap(obj);
 	if (obj->bdev->gone) {
 		/* removed meanwhile: remove() could not mark it while moving */
@@ -500,6 +506,7 @@ static long pmbar_obj_info(struct pmbar_file *pf, void __user *arg)
 	info.policy = obj->policy;
 	info.revokes = obj->revokes;
 	info.evictions = obj->evictions;
+	info.last_revoke_ns = obj->last_revoke_ns;
 	mutex_unlock(&obj->lock);
 	spin_lock(&obj->rv.lock);
 	list_for_each(pos, &obj->rv.reqs)

@@ -110,25 +110,6 @@ static unsigned int seg_flags_or(const void *addr, size_t len, unsigned int acce
 	return or;
 }
 
-/* The importer's PCI name, for the deny policy. */
-static int edu_pci_name(char *buf, size_t len)
-{
-	char link[256];
-	ssize_t n = readlink("/sys/class/misc/peermap-edu0/device", link,
-			     sizeof(link) - 1);
-	const char *base;
-
-	if (n < 0)
-		return -errno;
-	link[n] = 0;
-	base = strrchr(link, '/');
-	base = base ? base + 1 : link;
-	if (strlen(base) >= len)
-		return -ENAMETOOLONG;
-	memcpy(buf, base, strlen(base) + 1);
-	return 0;
-}
-
 /* --- mixed ranges ------------------------------------------------------- */
 
 /*
@@ -563,7 +544,8 @@ static void denied_client_refused(void)
 	int err;
 
 	ASSERT(r, "ram");
-	ASSERT(!edu_pci_name(name, sizeof(name)), "importer's PCI name");
+	ASSERT(!pm_node_pci_name("peermap-edu0", name, sizeof(name)),
+	       "importer's PCI name");
 	ASSERT(!pm_obj_alloc(&bar, 8192, &o), "alloc");
 	ASSERT(!pm_obj_policy(&o, 0, name), "deny %s", name);
 	err = pm_edu_copy(edu, r, o.cpu, 8192);

@@ -123,6 +123,10 @@ struct peermap_bar_obj_info {
 	__u32 reserved;
 	__u64 revokes;		/* out: times its peers were revoked */
 	__u64 evictions;	/* out: times it was evicted */
+	/* out: the last revoke, until every importer stopped and its
+	 * addresses were torn down
+	 */
+	__u64 last_revoke_ns;
 };
 
 #define PEERMAP_OBJ_RESIDENT	0	/* in device memory */

@@ -1,0 +1,463 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pm-bench: the guest half of `make bench` (scripts/bench is the host
+ * half). In one boot of the debug kernel (CONFIG_PCI_P2PDMA) it measures:
+ *
+ *   map       map+unmap time of a range for one importer (edu), 4 KiB up
+ *             to the largest size both BARs hold: peermap (an object of
+ *             the ivshmem exporter) vs upstream P2PDMA (the NVMe CMB's
+ *             p2pmem, pinned with FOLL_PCI_P2PDMA, dma_map_sgtable) vs
+ *             pinned RAM; segments vs scatterlist entries
+ *   memory    kernel memory that makes the BAR usable for peers: driver
+ *             unbound vs bound, read from /proc/meminfo and /proc/vmstat
+ *   revoke    evict with 1, 16, 256 live importer mappings: the time from
+ *             the start of the revoke until every importer has stopped
+ *   tput      peermap map+unmap per second with 1 and 2 threads
+ *
+ * Output: "csv,TABLE,..." lines (scripts/bench writes them to files) and
+ * "#" comments. Timing is done in the kernel (tests/kmod/pm_bench.c).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "peermap.h"
+#include "pm_bench.h"
+
+#define MIB		(1ULL << 20)
+#define MAX_ITERS	64
+
+static int bench_fd, edu;
+static struct pm_bar bar;
+static char client[32], nvme[32], p2pmem[128];
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The first PCI device with a p2pmem pool: the NVMe CMB. */
+static int find_p2pmem(void)
+{
+	DIR *d = opendir("/sys/bus/pci/devices");
+	struct dirent *e;
+	char path[300];
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/p2pmem/allocate",
+			 e->d_name);
+		if (!access(path, F_OK) && strlen(e->d_name) < sizeof(nvme)) {
+			memcpy(nvme, e->d_name, strlen(e->d_name) + 1);
+			memcpy(p2pmem, path, strlen(path) + 1);
+			closedir(d);
+			return 0;
+		}
+	}
+	closedir(d);
+	return -ENOENT;
+}
+
+static uint64_t read_u64(const char *path)
+{
+	unsigned long long v = 0;
+	FILE *f = fopen(path, "r");
+
+	if (f) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}
+
+/* --- map+unmap -------------------------------------------------------- */
+
+static const char *const method_name[] = { "peermap", "p2pdma", "ram" };
+
+struct run {
+	uint64_t map_ns[MAX_ITERS], unmap_ns[MAX_ITERS];
+	unsigned int iters, segs, ents;
+};
+
+static int bench_map(int method, void *addr, uint64_t len, unsigned int iters,
+		     struct run *r)
+{
+	struct pm_bench_map q = {
+		.addr = (uintptr_t)addr, .len = len, .method = (uint32_t)method,
+		.iters = iters, .map_ns = (uintptr_t)r->map_ns,
+		.unmap_ns = (uintptr_t)r->unmap_ns,
+	};
+
+	memcpy(q.client, client, sizeof(q.client));
+	if (ioctl(bench_fd, PM_BENCH_IOC_MAP, &q))
+		return -errno;
+	r->iters = iters;
+	r->segs = q.segs;
+	r->ents = q.ents;
+	return 0;
+}
+
+/* A range of @len for @method: an object, p2pmem, or RAM. */
+struct range {
+	void *addr;
+	uint64_t len;
+	struct pm_obj obj;
+	int fd;
+};
+
+static int range_get(int method, uint64_t len, struct range *g)
+{
+	int err;
+
+	memset(g, 0, sizeof(*g));
+	g->len = len;
+	g->fd = -1;
+	if (method == PM_BENCH_PEERMAP) {
+		err = pm_obj_alloc(&bar, len, &g->obj);
+		g->addr = g->obj.cpu;
+		return err;
+	}
+	if (method == PM_BENCH_P2PDMA) {
+		g->fd = open(p2pmem, O_RDWR);
+		if (g->fd < 0)
+			return -errno;
+		g->addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, g->fd, 0);
+	} else {
+		g->addr = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	}
+	if (g->addr == MAP_FAILED) {
+		err = -errno;
+		g->addr = NULL;
+		return err;
+	}
+	return 0;
+}
+
+static void range_put(struct range *g)
+{
+	if (g->obj.cpu)
+		pm_obj_free(&g->obj);
+	else if (g->addr)
+		munmap(g->addr, g->len);
+	if (g->fd >= 0)
+		close(g->fd);
+}
+
+/*
+ * Time one (method, size): a first map+unmap warms up and sizes the run
+ * (about @budget seconds, 3 to MAX_ITERS iterations), then the run.
+ */
+static void map_cell(int method, uint64_t len, double budget)
+{
+	uint64_t tot[MAX_ITERS];
+	struct range g;
+	struct run r;
+	unsigned int i, n;
+	double t;
+	int err;
+
+	err = range_get(method, len, &g);
+	if (!err) {
+		t = now();
+		err = bench_map(method, g.addr, len, 1, &r);
+		t = now() - t;
+	}
+	if (err) {
+		printf("# %s %llu bytes: %s\n", method_name[method],
+		       (unsigned long long)len, strerror(-err));
+		printf("csv,map,%s,%llu,0,,,,,,,,\n", method_name[method],
+		       (unsigned long long)len);
+		range_put(&g);
+		return;
+	}
+	n = t > 0 ? (unsigned int)(budget / t) : MAX_ITERS;
+	n = n < 3 ? 3 : n > MAX_ITERS ? MAX_ITERS : n;
+	err = bench_map(method, g.addr, len, n, &r);
+	range_put(&g);
+	if (err) {
+		printf("# %s %llu bytes, %u iterations: %s\n", method_name[method],
+		       (unsigned long long)len, n, strerror(-err));
+		return;
+	}
+	for (i = 0; i < n; i++)
+		tot[i] = r.map_ns[i] + r.unmap_ns[i];
+	qsort(tot, n, sizeof(tot[0]), cmp_u64);
+	qsort(r.map_ns, n, sizeof(r.map_ns[0]), cmp_u64);
+	qsort(r.unmap_ns, n, sizeof(r.unmap_ns[0]), cmp_u64);
+	/* method,bytes,iters,median,min,max,p10,p90,map_median,unmap_median,segs,ents */
+	printf("csv,map,%s,%llu,%u,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%u,%u\n",
+	       method_name[method], (unsigned long long)len, n,
+	       (unsigned long long)tot[n / 2], (unsigned long long)tot[0],
+	       (unsigned long long)tot[n - 1], (unsigned long long)tot[n / 10],
+	       (unsigned long long)tot[n - 1 - n / 10],
+	       (unsigned long long)r.map_ns[n / 2], (unsigned long long)r.unmap_ns[n / 2],
+	       r.segs, r.ents);
+	fflush(stdout);
+}
+
+/* --- kernel memory that makes a BAR P2P-capable ------------------------ */
+
+struct mem {
+	uint64_t memtotal, memfree, slab, memmap;	/* KiB */
+};
+
+static struct mem mem_now(void)
+{
+	struct mem m = { 0 };
+	char key[64];
+	unsigned long long v;
+	FILE *f;
+
+	sync();
+	f = fopen("/proc/sys/vm/drop_caches", "w");
+	if (f) {
+		fputs("3", f);
+		fclose(f);
+	}
+	usleep(200000);
+	f = fopen("/proc/meminfo", "r");
+	while (f && fscanf(f, "%63s %llu kB\n", key, &v) == 2) {
+		if (!strcmp(key, "MemTotal:"))
+			m.memtotal = v;
+		else if (!strcmp(key, "MemFree:"))
+			m.memfree = v;
+		else if (!strcmp(key, "Slab:"))
+			m.slab = v;
+	}
+	if (f)
+		fclose(f);
+	f = fopen("/proc/vmstat", "r");
+	while (f && fscanf(f, "%63s %llu\n", key, &v) == 2)
+		if (!strcmp(key, "nr_memmap_pages"))
+			m.memmap = v * (sysconf(_SC_PAGESIZE) / 1024);
+	if (f)
+		fclose(f);
+	return m;
+}
+
+static int write_str(const char *path, const char *s)
+{
+	FILE *f = fopen(path, "w");
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	if (fputs(s, f) < 0)
+		err = -EIO;
+	if (fclose(f))
+		err = -errno;
+	return err;
+}
+
+/*
+ * Unbind @dev from @drv, measure, bind it again, measure: what the driver
+ * binding costs the kernel (for P2PDMA: the struct pages of the CMB).
+ */
+static void mem_cell(const char *what, const char *drv, const char *dev,
+		     uint64_t bar_bytes)
+{
+	char path[128];
+	struct mem a, b;
+	int err;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s/unbind", drv);
+	err = write_str(path, dev);
+	if (!err) {
+		a = mem_now();
+		snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s/bind", drv);
+		err = write_str(path, dev);
+		sleep(1);
+		b = mem_now();
+	}
+	if (err) {
+		printf("# memory of %s (%s %s): %s\n", what, drv, dev, strerror(-err));
+		return;
+	}
+	/* method,bar_bytes,memtotal_delta,memfree_delta,slab_delta,memmap_delta (KiB) */
+	printf("csv,memory,%s,%llu,%lld,%lld,%lld,%lld\n", what,
+	       (unsigned long long)bar_bytes,
+	       (long long)(b.memtotal - a.memtotal), (long long)(a.memfree - b.memfree),
+	       (long long)(b.slab - a.slab), (long long)(b.memmap - a.memmap));
+	fflush(stdout);
+}
+
+/* --- revoke latency ------------------------------------------------------ */
+
+static void revoke_cell(unsigned int nmaps, unsigned int samples)
+{
+	static uint64_t ids[256];
+	uint64_t ns[16];
+	struct peermap_bar_obj_info oi;
+	struct pm_obj o;
+	unsigned int s, i, got = 0;
+	int err = 0;
+
+	if (pm_obj_alloc(&bar, 65536, &o)) {
+		printf("# revoke: no object\n");
+		return;
+	}
+	for (s = 0; s < samples && !err; s++) {
+		for (i = 0; i < nmaps && !err; i++)
+			err = pm_edu_register(edu, o.cpu, o.size, PEERMAP_ACCESS_READ,
+					      0, &ids[i]);
+		if (!err)
+			err = pm_obj_evict(&o);
+		if (!err)
+			err = pm_obj_info(&o, &oi);
+		if (!err)
+			ns[got++] = oi.last_revoke_ns;
+		for (i = 0; i < nmaps; i++)
+			pm_edu_unregister(edu, ids[i]);
+		if (!err)
+			err = pm_obj_restore(&o);
+	}
+	pm_obj_free(&o);
+	if (err || !got) {
+		printf("# revoke with %u mappings: %s\n", nmaps, strerror(-err));
+		return;
+	}
+	qsort(ns, got, sizeof(ns[0]), cmp_u64);
+	/* mappings,samples,median,min,max */
+	printf("csv,revoke,%u,%u,%llu,%llu,%llu\n", nmaps, got,
+	       (unsigned long long)ns[got / 2], (unsigned long long)ns[0],
+	       (unsigned long long)ns[got - 1]);
+	fflush(stdout);
+}
+
+/* --- throughput ---------------------------------------------------------- */
+
+struct tput {
+	pthread_t t;
+	double seconds;
+	unsigned long maps;
+	int err;
+};
+
+static void *tput_thread(void *arg)
+{
+	struct tput *tp = arg;
+	struct run *r = malloc(sizeof(*r));
+	struct pm_obj o;
+	double end;
+
+	if (!r || pm_obj_alloc(&bar, MIB, &o)) {
+		tp->err = -ENOMEM;
+		free(r);
+		return NULL;
+	}
+	end = now() + tp->seconds;
+	while (now() < end && !tp->err) {
+		tp->err = bench_map(PM_BENCH_PEERMAP, o.cpu, MIB, 16, r);
+		if (!tp->err)
+			tp->maps += 16;
+	}
+	pm_obj_free(&o);
+	free(r);
+	return NULL;
+}
+
+static void tput_cell(int threads, double seconds)
+{
+	struct tput tp[2] = { { .seconds = seconds }, { .seconds = seconds } };
+	unsigned long maps = 0;
+	double t = now();
+	int i;
+
+	for (i = 0; i < threads; i++)
+		pthread_create(&tp[i].t, NULL, tput_thread, &tp[i]);
+	for (i = 0; i < threads; i++) {
+		pthread_join(tp[i].t, NULL);
+		maps += tp[i].maps;
+		if (tp[i].err)
+			printf("# throughput thread %d: %s\n", i, strerror(-tp[i].err));
+	}
+	t = now() - t;
+	/* threads,seconds,maps,maps_per_s */
+	printf("csv,tput,%d,%.2f,%lu,%.0f\n", threads, t, maps, maps / t);
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	double budget = argc > 1 ? atof(argv[1]) : 3.0;
+	uint64_t max, len, cmb, max_bar;
+	int m, err;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	bench_fd = open("/dev/pm-bench", O_RDWR);
+	edu = pm_edu_open(0);
+	err = pm_bar_open(0, &bar);
+	if (bench_fd < 0 || edu < 0 || err ||
+	    pm_node_pci_name("peermap-edu0", client, sizeof(client))) {
+		printf("# bench: /dev/pm-bench, /dev/peermap-edu0 or /dev/peermap-bar0 missing\n");
+		return 1;
+	}
+	if (find_p2pmem())
+		printf("# bench: no p2pmem device (NVMe CMB): P2PDMA not measured\n");
+	if (*nvme) {
+		char path[128];
+
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/p2pmem/size", nvme);
+		cmb = read_u64(path);
+	} else {
+		cmb = 0;
+	}
+	max = max_bar = bar.info.bar_size;
+	if (cmb && cmb < max)
+		max = cmb;
+	printf("# client %s; peermap: %s BAR%u %llu MiB; p2pdma: %s p2pmem %llu MiB\n",
+	       client, bar.info.pci_name, bar.info.bar_index,
+	       (unsigned long long)(bar.info.bar_size / MIB), *nvme ? nvme : "none",
+	       (unsigned long long)(cmb / MIB));
+	printf("csv,info,%s,%s,%s,%llu,%llu,%ld\n", client, bar.info.pci_name,
+	       *nvme ? nvme : "none", (unsigned long long)bar.info.bar_size,
+	       (unsigned long long)cmb, sysconf(_SC_NPROCESSORS_ONLN));
+
+	for (len = 4096; len <= max; len *= 16) {
+		for (m = PM_BENCH_PEERMAP; m <= PM_BENCH_RAM; m++) {
+			if (m == PM_BENCH_P2PDMA && !*nvme)
+				continue;
+			map_cell(m, len, budget);
+		}
+		if (len * 16 > max && len != max)
+			len = max / 16;		/* end on the largest size */
+	}
+
+	revoke_cell(1, 7);
+	revoke_cell(16, 7);
+	revoke_cell(256, 5);
+
+	tput_cell(1, 3.0);
+	tput_cell(2, 3.0);
+
+	/* Last: unbinding takes the devices away. */
+	pm_bar_close(&bar);
+	close(edu);
+
+	mem_cell("peermap", "peermap_bar", bar.info.pci_name, max_bar);
+	if (*nvme)
+		mem_cell("p2pdma", "nvme", nvme, cmb);
+	return 0;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * Test-only ABI of pm_bench.ko (/dev/pm-bench), shared with the guest
+ * benchmark program (tests/bench/bench.c). Never part of the product.
+ */
+#ifndef _PM_BENCH_H
+#define _PM_BENCH_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define PM_BENCH_PEERMAP	0	/* peermap_map() + peermap_unmap() */
+#define PM_BENCH_P2PDMA		1	/* pin (FOLL_PCI_P2PDMA) + dma_map_sgtable */
+#define PM_BENCH_RAM		2	/* pin (FOLL_LONGTERM) + dma_map_sgtable */
+
+/*
+ * Map [addr, addr + len) of the caller for the client device and unmap it
+ * again, @iters times, timing each half with ktime_get_ns().
+ */
+struct pm_bench_map {
+	__u64 addr;		/* in */
+	__u64 len;		/* in */
+	__u32 method;		/* in: PM_BENCH_* */
+	__u32 iters;		/* in: 1..4096 */
+	__u64 map_ns;		/* in: pointer to __u64[iters], map times */
+	__u64 unmap_ns;		/* in: pointer to __u64[iters], unmap times */
+	__u32 segs;		/* out: DMA segments of the last mapping */
+	__u32 ents;		/* out: CPU scatterlist entries (peermap: segs) */
+	char client[32];	/* in: the client's PCI name */
+};
+
+#define PM_BENCH_IOC_MAP	_IOWR(0xb8, 0x01, struct pm_bench_map)
+
+#endif /* _PM_BENCH_H */
