@@ -27,6 +27,13 @@ static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
 	pin_user_pages_remote(mm, start, n, flags, pages, NULL)
 #endif
 
+/* 6.2 added FOLL_PCI_P2PDMA; before it, P2PDMA pages cannot be pinned. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 2, 0)
+#define PM_FOLL_PCI_P2PDMA	0
+#else
+#define PM_FOLL_PCI_P2PDMA	FOLL_PCI_P2PDMA
+#endif
+
 /* 6.10 dropped the source argument of __assign_str() (trace.h). */
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 10, 0)
 #define pm_assign_str(dst, src)	__assign_str(dst, src)

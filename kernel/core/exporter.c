@@ -231,7 +231,9 @@ int peermap_req_add_pages(struct peermap_p2p_req *req, struct page **pages,
 						GFP_KERNEL);
 	if (ret)
 		return ret;
-	ret = dma_map_sgtable(req->client, &s->sgt, s->dir, 0);
+	/* Several peers may map these pages: they sync (mapping.c). */
+	ret = dma_map_sgtable(req->client, &s->sgt, s->dir,
+			      DMA_ATTR_SKIP_CPU_SYNC);
 	if (ret)
 		return ret;
 	s->dma_mapped = true;
@@ -245,6 +247,19 @@ int peermap_req_add_pages(struct peermap_p2p_req *req, struct page **pages,
 	return 0;
 }
 EXPORT_SYMBOL_GPL(peermap_req_add_pages);
+
+/* Sync the fallback pages of a peer piece (peermap_sync_for_*()). */
+void peermap_req_sync(struct peermap_p2p_req *req, bool for_device)
+{
+	struct peermap_sgt *s;
+
+	list_for_each_entry(s, &req->sgts, node) {
+		if (for_device)
+			dma_sync_sgtable_for_device(req->client, &s->sgt, s->dir);
+		else
+			dma_sync_sgtable_for_cpu(req->client, &s->sgt, s->dir);
+	}
+}
 
 /*
  * Tear a peer piece down: off its object's revocation list, its DMA

@@ -34,6 +34,7 @@ void peermap_ctl_exit(void);
 struct peermap_exporter *peermap_exporter_get(struct vm_area_struct *vma);
 void peermap_exporter_put(struct peermap_exporter *exp);
 void peermap_req_release(struct peermap_p2p_req *req);
+void peermap_req_sync(struct peermap_p2p_req *req, bool for_device);
 
 /*
  * What one resolution of a mapping's range holds: the segment vector and

@@ -175,6 +175,7 @@ static void pieces_release(struct pm_map *m, struct peermap_pieces *p, bool now)
 	list_for_each_entry_safe(req, rtmp, &p->peers, node)
 		peermap_req_release(req);
 	list_for_each_entry_safe(rp, ptmp, &p->ram, node) {
+		/* The device is done: give the memory back to the CPU. */
 		if (rp->dma_mapped)
 			dma_unmap_sgtable(m->pub.client, &rp->sgt,
 					  peermap_dir(m->pub.access), 0);
@@ -268,7 +269,12 @@ static int map_ram(struct pm_map *m, struct peermap_pieces *b,
 						GFP_KERNEL);
 	if (ret)
 		return ret;
-	ret = dma_map_sgtable(client, &rp->sgt, peermap_dir(m->pub.access), 0);
+	/*
+	 * Ranges may overlap (two registrations of one buffer): the
+	 * importer syncs around its DMA (peermap_sync_for_device/cpu()).
+	 */
+	ret = dma_map_sgtable(client, &rp->sgt, peermap_dir(m->pub.access),
+			      DMA_ATTR_SKIP_CPU_SYNC);
 	if (ret)
 		return ret;
 	rp->dma_mapped = true;
@@ -496,6 +502,50 @@ bool peermap_mapping_valid(struct peermap_mapping *map)
 	return smp_load_acquire(&to_pm(map)->valid);
 }
 EXPORT_SYMBOL_GPL(peermap_mapping_valid);
+
+/* Sync every RAM part of a valid mapping (RAM pieces, fallback pages). */
+static void pm_sync(struct peermap_mapping *map, bool for_device)
+{
+	enum dma_data_direction dir = peermap_dir(map->access);
+	struct pm_map *m = to_pm(map);
+	struct peermap_ram_piece *rp;
+	struct peermap_p2p_req *req;
+
+	list_for_each_entry(rp, &m->cur.ram, node) {
+		if (for_device)
+			dma_sync_sgtable_for_device(map->client, &rp->sgt, dir);
+		else
+			dma_sync_sgtable_for_cpu(map->client, &rp->sgt, dir);
+	}
+	list_for_each_entry(req, &m->cur.peers, node)
+		peermap_req_sync(req, for_device);
+}
+
+/**
+ * peermap_sync_for_device() - make CPU writes visible to the device
+ * @map: a valid mapping
+ *
+ * RAM is mapped with DMA_ATTR_SKIP_CPU_SYNC (ranges of several mappings
+ * may overlap), so the importer syncs: for the device before it starts
+ * DMA to the mapping, for the CPU after the device wrote it. No-ops on
+ * cache-coherent platforms. Call while the mapping is valid and the
+ * importer holds off its invalidate callback (as when it uses segs).
+ */
+void peermap_sync_for_device(struct peermap_mapping *map)
+{
+	pm_sync(map, true);
+}
+EXPORT_SYMBOL_GPL(peermap_sync_for_device);
+
+/**
+ * peermap_sync_for_cpu() - make device writes visible to the CPU
+ * @map: a valid mapping; see peermap_sync_for_device()
+ */
+void peermap_sync_for_cpu(struct peermap_mapping *map)
+{
+	pm_sync(map, false);
+}
+EXPORT_SYMBOL_GPL(peermap_sync_for_cpu);
 
 /**
  * peermap_mapping_stats() - read a mapping's counters

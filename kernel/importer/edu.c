@@ -74,6 +74,8 @@ struct pmedu_side {
 	u64 gen;			/* of the cursor below */
 	unsigned int si;		/* segment index ... */
 	u64 soff;			/* ... and offset in it, for pos */
+	u64 synced_gen;			/* synced for the device in it */
+	bool synced;
 };
 
 static DEFINE_IDA(pmedu_ida);
@@ -233,6 +235,16 @@ static struct peermap_segment *pmedu_side_seg(struct pmedu_side *s, u64 *off)
 	return &map->segs[s->si];
 }
 
+/* Under edev->lock with the mapping valid. */
+static void pmedu_side_sync(struct pmedu_side *s)
+{
+	if (s->synced && s->synced_gen == s->reg->gen)
+		return;
+	peermap_sync_for_device(s->reg->map);
+	s->synced = true;
+	s->synced_gen = s->reg->gen;
+}
+
 static void pmedu_side_advance(struct pmedu_side *s, u32 n)
 {
 	struct peermap_mapping *map = s->reg->map;
@@ -274,6 +286,9 @@ static int pmedu_run(struct pmedu_dev *edev, struct pmedu_side *src,
 			mutex_unlock(&edev->lock);
 			continue;	/* invalidated meanwhile */
 		}
+		/* Once per copy and per re-map: CPU writes reach the device. */
+		pmedu_side_sync(src);
+		pmedu_side_sync(dst);
 		sseg = pmedu_side_seg(src, &soff);
 		dseg = pmedu_side_seg(dst, &doff);
 		n = min3((u64)EDU_XFER_MAX, sseg->len - soff, dseg->len - doff);
@@ -293,6 +308,11 @@ static int pmedu_run(struct pmedu_dev *edev, struct pmedu_side *src,
 		if (done < len && fatal_signal_pending(current))
 			return -EINTR;
 	}
+	/* The device's writes reach the CPU (gone with the mapping if not). */
+	mutex_lock(&edev->lock);
+	if (peermap_mapping_valid(dst->reg->map))
+		peermap_sync_for_cpu(dst->reg->map);
+	mutex_unlock(&edev->lock);
 	return 0;
 }
 

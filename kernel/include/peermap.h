@@ -68,6 +68,8 @@ struct peermap_mapping *peermap_map(struct device *client,
 				    void *priv);
 int peermap_remap(struct peermap_mapping *map);
 bool peermap_mapping_valid(struct peermap_mapping *map);
+void peermap_sync_for_device(struct peermap_mapping *map);
+void peermap_sync_for_cpu(struct peermap_mapping *map);
 void peermap_mapping_stats(struct peermap_mapping *map,
 			   struct peermap_map_stats *st);
 void peermap_unmap(struct peermap_mapping *map);

@@ -26,9 +26,10 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
-#include <linux/version.h>
 
 #include <peermap.h>
+
+#include "compat.h"
 
 #include "pm_bench.h"
 
@@ -94,13 +95,7 @@ static void pin_unmap(struct device *dev, struct pm_bench_pin *p)
 
 static unsigned int pin_flags(u32 method)
 {
-	if (method == PM_BENCH_RAM)
-		return FOLL_LONGTERM;
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
-	return FOLL_PCI_P2PDMA;
-#else
-	return 0;	/* no P2PDMA pinning before 6.2: the pin fails */
-#endif
+	return method == PM_BENCH_RAM ? FOLL_LONGTERM : PM_FOLL_PCI_P2PDMA;
 }
 
 /* One map + unmap; returns the two durations and the segment counts. */
