@@ -811,7 +811,8 @@ void peermap_req_detach(struct peermap_p2p_req *req)
 /**
  * peermap_revoke() - take device memory back from every importer
  * @rv: the object's revocation list
- * @why: PEERMAP_INVAL_REVOKE or PEERMAP_INVAL_REMOVE
+ * @why: PEERMAP_INVAL_REVOKE, PEERMAP_INVAL_REMOVE, or PEERMAP_INVAL_PROTECT
+ *	 (from the exporter's vm_ops->mprotect)
  *
  * Every mapping holding a piece of @rv is invalidated: its importer stops
  * its DMA, then the DMA addresses (and IOVAs) are torn down, then

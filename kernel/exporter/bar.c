@@ -629,9 +629,26 @@ out:
 	return ret;
 }
 
+/*
+ * mprotect() taking access away: peers resolve again under the new
+ * protection. The core's mmu notifier usually says so too, but only where
+ * page tables exist, and a fault-filled VMA may have none. Called with the
+ * mmap lock held for writing.
+ */
+static int pmbar_vm_mprotect(struct vm_area_struct *vma, unsigned long start,
+			     unsigned long end, unsigned long newflags)
+{
+	struct pmbar_obj *obj = vma->vm_private_data;
+
+	if (vma->vm_flags & ~newflags & (VM_READ | VM_WRITE))
+		peermap_revoke(&obj->rv, PEERMAP_INVAL_PROTECT);
+	return 0;
+}
+
 static const struct vm_operations_struct pmbar_vm_ops = {
 	.open = pmbar_vm_open,
 	.close = pmbar_vm_close,
+	.mprotect = pmbar_vm_mprotect,
 	.fault = pmbar_fault,
 };
 

@@ -342,6 +342,32 @@ static void mremap_invalidates_registration(void)
 	pm_obj_free(&o);
 }
 
+/*
+ * An object the CPU never touched has no PTE for mprotect to change: the
+ * exporter's mprotect hook revokes its peers instead.
+ */
+static void mprotect_of_untouched_object_revokes(void)
+{
+	unsigned char *r = ram(8192);
+	struct peermap_edu_reg_info info;
+	struct pm_obj o;
+	uint64_t id = 0;
+	int err;
+
+	ASSERT(r, "ram");
+	ASSERT(!pm_obj_alloc(&bar, 8192, &o), "alloc");
+	ASSERT(!pm_edu_register(edu, o.cpu, 8192, PEERMAP_ACCESS_WRITE, 0, &id), "register");
+	mprotect(o.cpu, 8192, PROT_READ);
+	info = info_of(id);
+	EXPECT(!info.valid && info.last_reason == PEERMAP_INVAL_PROTECT,
+	       "valid %u reason %s", info.valid, pm_inval_reason(info.last_reason));
+	err = pm_edu_copy(edu, o.cpu, r, 8192);
+	EXPECT(err == -EACCES, "device write into a read-only object mapping: %d", err);
+	pm_edu_unregister(edu, id);
+	pm_obj_free(&o);
+	munmap(r, 8192);
+}
+
 /* --- the exporter in control ------------------------------------------- */
 
 static void evict_gives_fallback_and_restore_returns(void)
@@ -976,6 +1002,7 @@ static const struct test tests[] = {
 	T(munmap_invalidates_registration),
 	T(mprotect_invalidates_and_recovers),
 	T(mremap_invalidates_registration),
+	T(mprotect_of_untouched_object_revokes),
 	T(evict_gives_fallback_and_restore_returns),
 	T(evict_during_long_copy),
 	T(evict_destination_during_long_copy),
