@@ -12,7 +12,6 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
-#include <linux/scatterlist.h>
 #include <linux/slab.h>
 
 #include "compat.h"
@@ -34,9 +33,7 @@ struct peermap_iova {
 /* Exporter pages (fallback memory) the core DMA-mapped for a peer piece. */
 struct peermap_sgt {
 	struct list_head node;
-	struct sg_table sgt;
-	bool dma_mapped;
-	enum dma_data_direction dir;
+	struct peermap_dma_pages dma;
 };
 
 /**
@@ -208,41 +205,21 @@ int peermap_req_add_pages(struct peermap_p2p_req *req, struct page **pages,
 {
 	unsigned long first = offset >> PAGE_SHIFT;
 	unsigned long n = (PAGE_ALIGN(offset + len) >> PAGE_SHIFT) - first;
-	u32 flags = PEERMAP_SEG_FALLBACK;
 	struct peermap_sgt *s;
-	struct scatterlist *sg;
-	int ret, i;
+	int ret;
 
 	if (!len)
 		return -EINVAL;
-	if (req->access & PEERMAP_ACCESS_WRITE)
-		flags |= PEERMAP_SEG_WRITE;
-	if (peermap_client_translated(req->client))
-		flags |= PEERMAP_SEG_IOVA;
 	s = kzalloc(sizeof(*s), GFP_KERNEL);
 	if (!s)
 		return -ENOMEM;
-	s->dir = peermap_dir(req->access);
 	/* On the list from now on: peermap_req_release() undoes it. */
 	list_add_tail(&s->node, &req->sgts);
-	ret = sg_alloc_table_from_pages_segment(&s->sgt, pages + first, n,
-						offset & ~PAGE_MASK, len,
-						peermap_max_seg(req->client),
-						GFP_KERNEL);
+	ret = peermap_dma_pages_map(&s->dma, req->client, req->access,
+				    PEERMAP_SEG_FALLBACK, req->pieces,
+				    pages + first, n, offset & ~PAGE_MASK, len);
 	if (ret)
 		return ret;
-	/* Several peers may map these pages: they sync (mapping.c). */
-	ret = dma_map_sgtable(req->client, &s->sgt, s->dir,
-			      DMA_ATTR_SKIP_CPU_SYNC);
-	if (ret)
-		return ret;
-	s->dma_mapped = true;
-	for_each_sgtable_dma_sg(&s->sgt, sg, i) {
-		ret = peermap_pieces_append(req->pieces, sg_dma_address(sg),
-					    sg_dma_len(sg), flags);
-		if (ret)
-			return ret;
-	}
 	trace_peermap_fallback(req->client, req->exp->name, len);
 	return 0;
 }
@@ -253,12 +230,8 @@ void peermap_req_sync(struct peermap_p2p_req *req, bool for_device)
 {
 	struct peermap_sgt *s;
 
-	list_for_each_entry(s, &req->sgts, node) {
-		if (for_device)
-			dma_sync_sgtable_for_device(req->client, &s->sgt, s->dir);
-		else
-			dma_sync_sgtable_for_cpu(req->client, &s->sgt, s->dir);
-	}
+	list_for_each_entry(s, &req->sgts, node)
+		peermap_dma_pages_sync(&s->dma, req->client, for_device);
 }
 
 /*
@@ -274,9 +247,7 @@ void peermap_req_release(struct peermap_p2p_req *req)
 
 	peermap_req_detach(req);
 	list_for_each_entry_safe(s, stmp, &req->sgts, node) {
-		if (s->dma_mapped)
-			dma_unmap_sgtable(req->client, &s->sgt, s->dir, 0);
-		sg_free_table(&s->sgt);
+		peermap_dma_pages_unmap(&s->dma, req->client);
 		list_del(&s->node);
 		kfree(s);
 	}

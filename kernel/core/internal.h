@@ -4,6 +4,7 @@
 #define _PEERMAP_INTERNAL_H
 
 #include <linux/dma-direction.h>
+#include <linux/scatterlist.h>
 #include <peermap.h>
 
 #include "route_rules.h"
@@ -50,10 +51,29 @@ struct peermap_pieces {
 	struct list_head peers;		/* struct peermap_p2p_req */
 };
 
+/*
+ * Pages DMA-mapped for a client, streaming, with DMA_ATTR_SKIP_CPU_SYNC:
+ * RAM of a user range, or an exporter's fallback pages. Ranges of several
+ * mappings may overlap (two registrations of one buffer), which streaming
+ * DMA allows only when the importer syncs (peermap_sync_for_device/cpu()).
+ */
+struct peermap_dma_pages {
+	struct sg_table sgt;
+	enum dma_data_direction dir;
+	bool mapped;			/* dma_map_sgtable() succeeded */
+};
+
 /* mapping.c */
 int peermap_pieces_append(struct peermap_pieces *p, dma_addr_t addr, u64 len,
 			  u32 flags);
-unsigned int peermap_max_seg(struct device *client);
+int peermap_dma_pages_map(struct peermap_dma_pages *dp, struct device *client,
+			  u32 access, u32 flags, struct peermap_pieces *p,
+			  struct page **pages, unsigned long npages,
+			  unsigned long offset, u64 len);
+void peermap_dma_pages_sync(struct peermap_dma_pages *dp,
+			    struct device *client, bool for_device);
+void peermap_dma_pages_unmap(struct peermap_dma_pages *dp,
+			     struct device *client);
 void peermap_req_detach(struct peermap_p2p_req *req);
 
 /* Direction of a DMA mapping for an access. */

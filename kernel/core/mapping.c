@@ -45,9 +45,8 @@ struct peermap_ram_piece {
 	struct list_head node;
 	struct page **pages;
 	unsigned long npages;
-	struct sg_table sgt;
+	struct peermap_dma_pages dma;
 	bool pinned;		/* unpin when released */
-	bool dma_mapped;
 	bool dirty;		/* the device may have written: dirty on unpin */
 };
 
@@ -97,7 +96,7 @@ static void pieces_init(struct peermap_pieces *p)
 }
 
 /* The largest scatterlist segment @client takes, a page multiple. */
-unsigned int peermap_max_seg(struct device *client)
+static unsigned int peermap_max_seg(struct device *client)
 {
 	return max_t(unsigned int, dma_get_max_seg_size(client) & PAGE_MASK,
 		     PAGE_SIZE);
@@ -141,6 +140,62 @@ out:
 	return 0;
 }
 
+/*
+ * DMA-map @len bytes of @pages (the first at byte @offset of pages[0]) for
+ * @client and append them as segments with @flags, plus the write and
+ * IOVA flags @access and the client give. On error, whatever was done is
+ * undone by peermap_dma_pages_unmap().
+ */
+int peermap_dma_pages_map(struct peermap_dma_pages *dp, struct device *client,
+			  u32 access, u32 flags, struct peermap_pieces *p,
+			  struct page **pages, unsigned long npages,
+			  unsigned long offset, u64 len)
+{
+	struct scatterlist *sg;
+	int ret, i;
+
+	if (access & PEERMAP_ACCESS_WRITE)
+		flags |= PEERMAP_SEG_WRITE;
+	if (peermap_client_translated(client))
+		flags |= PEERMAP_SEG_IOVA;
+	dp->dir = peermap_dir(access);
+	ret = sg_alloc_table_from_pages_segment(&dp->sgt, pages, npages, offset,
+						len, peermap_max_seg(client),
+						GFP_KERNEL);
+	if (ret)
+		return ret;
+	ret = dma_map_sgtable(client, &dp->sgt, dp->dir, DMA_ATTR_SKIP_CPU_SYNC);
+	if (ret)
+		return ret;
+	dp->mapped = true;
+	for_each_sgtable_dma_sg(&dp->sgt, sg, i) {
+		ret = peermap_pieces_append(p, sg_dma_address(sg),
+					    sg_dma_len(sg), flags);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+void peermap_dma_pages_sync(struct peermap_dma_pages *dp,
+			    struct device *client, bool for_device)
+{
+	if (for_device)
+		dma_sync_sgtable_for_device(client, &dp->sgt, dp->dir);
+	else
+		dma_sync_sgtable_for_cpu(client, &dp->sgt, dp->dir);
+}
+
+/* The device is done: unmap (syncing for the CPU) and free the table. */
+void peermap_dma_pages_unmap(struct peermap_dma_pages *dp,
+			     struct device *client)
+{
+	if (dp->mapped)
+		dma_unmap_sgtable(client, &dp->sgt, dp->dir, 0);
+	dp->mapped = false;
+	sg_free_table(&dp->sgt);
+}
+
 static void ram_piece_free(struct peermap_ram_piece *rp)
 {
 	if (rp->pinned)
@@ -175,11 +230,7 @@ static void pieces_release(struct pm_map *m, struct peermap_pieces *p, bool now)
 	list_for_each_entry_safe(req, rtmp, &p->peers, node)
 		peermap_req_release(req);
 	list_for_each_entry_safe(rp, ptmp, &p->ram, node) {
-		/* The device is done: give the memory back to the CPU. */
-		if (rp->dma_mapped)
-			dma_unmap_sgtable(m->pub.client, &rp->sgt,
-					  peermap_dir(m->pub.access), 0);
-		sg_free_table(&rp->sgt);
+		peermap_dma_pages_unmap(&rp->dma, m->pub.client);
 		list_del(&rp->node);
 		if (now) {
 			ram_piece_free(rp);
@@ -203,15 +254,8 @@ static int map_ram(struct pm_map *m, struct peermap_pieces *b,
 	unsigned long first = start & PAGE_MASK, *pfns = NULL, i;
 	struct device *client = m->pub.client;
 	struct peermap_ram_piece *rp;
-	struct scatterlist *sg;
-	u32 flags = 0;
 	long pinned;
-	int ret, j;
-
-	if (write)
-		flags |= PEERMAP_SEG_WRITE;
-	if (peermap_client_translated(client))
-		flags |= PEERMAP_SEG_IOVA;
+	int ret;
 
 	rp = kzalloc(sizeof(*rp), GFP_KERNEL);
 	if (!rp)
@@ -263,28 +307,9 @@ static int map_ram(struct pm_map *m, struct peermap_pieces *b,
 		rp->dirty = write;
 	}
 
-	ret = sg_alloc_table_from_pages_segment(&rp->sgt, rp->pages, rp->npages,
-						start - first, end - start,
-						peermap_max_seg(client),
-						GFP_KERNEL);
-	if (ret)
-		return ret;
-	/*
-	 * Ranges may overlap (two registrations of one buffer): the
-	 * importer syncs around its DMA (peermap_sync_for_device/cpu()).
-	 */
-	ret = dma_map_sgtable(client, &rp->sgt, peermap_dir(m->pub.access),
-			      DMA_ATTR_SKIP_CPU_SYNC);
-	if (ret)
-		return ret;
-	rp->dma_mapped = true;
-	for_each_sgtable_dma_sg(&rp->sgt, sg, j) {
-		ret = peermap_pieces_append(b, sg_dma_address(sg),
-					    sg_dma_len(sg), flags);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	return peermap_dma_pages_map(&rp->dma, client, m->pub.access, 0, b,
+				     rp->pages, rp->npages, start - first,
+				     end - start);
 }
 
 /* Ask the exporter of @vma for [start, end); consumes the @exp reference. */
@@ -506,17 +531,12 @@ EXPORT_SYMBOL_GPL(peermap_mapping_valid);
 /* Sync every RAM part of a valid mapping (RAM pieces, fallback pages). */
 static void pm_sync(struct peermap_mapping *map, bool for_device)
 {
-	enum dma_data_direction dir = peermap_dir(map->access);
 	struct pm_map *m = to_pm(map);
 	struct peermap_ram_piece *rp;
 	struct peermap_p2p_req *req;
 
-	list_for_each_entry(rp, &m->cur.ram, node) {
-		if (for_device)
-			dma_sync_sgtable_for_device(map->client, &rp->sgt, dir);
-		else
-			dma_sync_sgtable_for_cpu(map->client, &rp->sgt, dir);
-	}
+	list_for_each_entry(rp, &m->cur.ram, node)
+		peermap_dma_pages_sync(&rp->dma, map->client, for_device);
 	list_for_each_entry(req, &m->cur.peers, node)
 		peermap_req_sync(req, for_device);
 }

@@ -37,8 +37,9 @@ struct pmedu_dev {
 	/*
 	 * Held around each engine transfer pair (one chunk), so an
 	 * invalidate callback taking it waits for the DMA in flight.
-	 * Protects @regs, which remove() clears (NULL: the device is gone),
-	 * and the statistics. Never held around an allocation or a remap.
+	 * Protects @regs, which remove() clears (NULL: the device is gone,
+	 * no new mappings), and the statistics. Never held around an
+	 * allocation or a remap.
 	 */
 	struct mutex lock;
 	void __iomem *regs;
@@ -47,7 +48,6 @@ struct pmedu_dev {
 	struct xarray regs_xa;
 	atomic_t live_maps;		/* mappings not yet unmapped */
 	wait_queue_head_t idle;		/* woken when live_maps drops to 0 */
-	bool gone;			/* removed: no new mappings (under lock) */
 	struct miscdevice misc;
 	int id;
 	char name[24];			/* "peermap-eduN" */
@@ -123,7 +123,7 @@ static struct pmedu_reg *pmedu_reg_create(struct pmedu_dev *edev, u64 addr,
 	reg->edev = edev;
 	reg->mm = current->mm;
 	mutex_lock(&edev->lock);
-	if (edev->gone) {
+	if (!edev->regs) {
 		mutex_unlock(&edev->lock);
 		kfree(reg);
 		return ERR_PTR(-ENODEV);
@@ -158,6 +158,33 @@ static void pmedu_reg_put(struct pmedu_reg *reg)
 	kref_put(&reg->ref, pmedu_reg_release);
 }
 
+/*
+ * Is @reg the caller's: made through @file, and (a forked child shares the
+ * file, not the address space) by this address space?
+ */
+static bool pmedu_reg_mine(struct pmedu_reg *reg, struct file *file)
+{
+	return reg->file == file && reg->mm == current->mm;
+}
+
+/* The caller's registration @id with a reference, or NULL. */
+static struct pmedu_reg *pmedu_reg_get(struct pmedu_dev *edev,
+				       struct file *file, u64 id)
+{
+	struct pmedu_reg *reg;
+
+	if (!id || id > U32_MAX)
+		return NULL;
+	xa_lock(&edev->regs_xa);
+	reg = xa_load(&edev->regs_xa, id);
+	if (reg && pmedu_reg_mine(reg, file))
+		kref_get(&reg->ref);
+	else
+		reg = NULL;
+	xa_unlock(&edev->regs_xa);
+	return reg;
+}
+
 /* A registration of @file holding [addr, addr + len) with @access, or NULL. */
 static struct pmedu_reg *pmedu_reg_find(struct pmedu_dev *edev,
 					struct file *file, u64 addr, u64 len,
@@ -170,9 +197,7 @@ static struct pmedu_reg *pmedu_reg_find(struct pmedu_dev *edev,
 	xa_for_each(&edev->regs_xa, idx, reg) {
 		struct peermap_mapping *map = reg->map;
 
-		/* A forked child shares the file, not the address space. */
-		if (reg->file == file && reg->mm == current->mm &&
-		    (map->access & access) == access &&
+		if (pmedu_reg_mine(reg, file) && (map->access & access) == access &&
 		    addr >= map->addr && addr + len <= map->addr + map->len) {
 			kref_get(&reg->ref);
 			found = reg;
@@ -478,7 +503,7 @@ static struct pmedu_reg *pmedu_reg_take(struct pmedu_dev *edev,
 		return NULL;
 	xa_lock(&edev->regs_xa);
 	reg = xa_load(&edev->regs_xa, id);
-	if (reg && reg->file == file && reg->mm == current->mm)
+	if (reg && pmedu_reg_mine(reg, file))
 		__xa_erase(&edev->regs_xa, id);
 	else
 		reg = NULL;
@@ -506,19 +531,11 @@ static long pmedu_reg_info(struct pmedu_dev *edev, struct file *file,
 {
 	struct peermap_edu_reg_info info;
 	struct peermap_map_stats st;
-	struct pmedu_reg *reg = NULL;
+	struct pmedu_reg *reg;
 
 	if (copy_from_user(&info, arg, sizeof(info)))
 		return -EFAULT;
-	if (info.id && info.id <= U32_MAX) {
-		xa_lock(&edev->regs_xa);
-		reg = xa_load(&edev->regs_xa, info.id);
-		if (reg && reg->file == file && reg->mm == current->mm)
-			kref_get(&reg->ref);
-		else
-			reg = NULL;
-		xa_unlock(&edev->regs_xa);
-	}
+	reg = pmedu_reg_get(edev, file, info.id);
 	if (!reg)
 		return -ENOENT;
 	peermap_mapping_stats(reg->map, &st);
@@ -690,7 +707,6 @@ static void pmedu_remove(struct pci_dev *pdev)
 	pci_clear_master(pdev);
 	pci_iounmap(pdev, edev->regs);
 	edev->regs = NULL;
-	edev->gone = true;
 	mutex_unlock(&edev->lock);
 	/*
 	 * No mapping may outlive the device (its IOMMU domain goes with it):
