@@ -94,6 +94,15 @@ static struct peermap_edu_reg_info info_of(uint64_t id)
 	return info;
 }
 
+/* Registration @id is invalid, invalidated last for @why. */
+static void expect_invalidated(uint64_t id, unsigned int why)
+{
+	struct peermap_edu_reg_info info = info_of(id);
+
+	EXPECT(!info.valid && info.last_reason == why, "valid %u reason %s, want %s",
+	       info.valid, pm_inval_reason(info.last_reason), pm_inval_reason(why));
+}
+
 static unsigned int seg_flags_or(const void *addr, size_t len, unsigned int access,
 				 unsigned int *nsegs)
 {
@@ -299,9 +308,7 @@ static void mprotect_invalidates_and_recovers(void)
 	fill(o.cpu, 16384, 11);
 	ASSERT(!pm_edu_register(edu, r, 16384, PEERMAP_ACCESS_WRITE, 0, &id), "register");
 	mprotect(r, 16384, PROT_READ);
-	info = info_of(id);
-	EXPECT(!info.valid && info.last_reason == PEERMAP_INVAL_PROTECT,
-	       "valid %u reason %s", info.valid, pm_inval_reason(info.last_reason));
+	expect_invalidated(id, PEERMAP_INVAL_PROTECT);
 	err = pm_edu_copy(edu, r, o.cpu, 16384);
 	EXPECT(err == -EACCES, "copy into read-only: %d", err);
 	mprotect(r, 16384, PROT_READ | PROT_WRITE);
@@ -319,7 +326,6 @@ static void mprotect_invalidates_and_recovers(void)
 static void mremap_invalidates_registration(void)
 {
 	unsigned char *r = ram(16384), *to = reserve(16384), *moved;
-	struct peermap_edu_reg_info info;
 	struct pm_obj o;
 	uint64_t id = 0;
 	int err;
@@ -330,9 +336,7 @@ static void mremap_invalidates_registration(void)
 	ASSERT(!pm_edu_register(edu, r, 16384, PEERMAP_ACCESS_READ, 0, &id), "register");
 	moved = mremap(r, 16384, 16384, MREMAP_MAYMOVE | MREMAP_FIXED, to);
 	ASSERT(moved == to, "mremap: %s", strerror(errno));
-	info = info_of(id);
-	EXPECT(!info.valid && info.last_reason == PEERMAP_INVAL_UNMAP,
-	       "valid %u reason %s", info.valid, pm_inval_reason(info.last_reason));
+	expect_invalidated(id, PEERMAP_INVAL_UNMAP);
 	err = pm_edu_copy(edu, o.cpu, r, 16384);
 	EXPECT(err == -EFAULT, "copy from the old place: %d", err);
 	err = pm_edu_copy(edu, o.cpu, moved, 16384);
@@ -349,7 +353,6 @@ static void mremap_invalidates_registration(void)
 static void mprotect_of_untouched_object_revokes(void)
 {
 	unsigned char *r = ram(8192);
-	struct peermap_edu_reg_info info;
 	struct pm_obj o;
 	uint64_t id = 0;
 	int err;
@@ -358,9 +361,7 @@ static void mprotect_of_untouched_object_revokes(void)
 	ASSERT(!pm_obj_alloc(&bar, 8192, &o), "alloc");
 	ASSERT(!pm_edu_register(edu, o.cpu, 8192, PEERMAP_ACCESS_WRITE, 0, &id), "register");
 	mprotect(o.cpu, 8192, PROT_READ);
-	info = info_of(id);
-	EXPECT(!info.valid && info.last_reason == PEERMAP_INVAL_PROTECT,
-	       "valid %u reason %s", info.valid, pm_inval_reason(info.last_reason));
+	expect_invalidated(id, PEERMAP_INVAL_PROTECT);
 	err = pm_edu_copy(edu, o.cpu, r, 8192);
 	EXPECT(err == -EACCES, "device write into a read-only object mapping: %d", err);
 	pm_edu_unregister(edu, id);
@@ -390,9 +391,7 @@ static void evict_gives_fallback_and_restore_returns(void)
 
 	ASSERT(!pm_obj_evict(&o), "evict");
 	EXPECT(pm_obj_evict(&o) == -EALREADY, "evict twice");
-	info = info_of(id);
-	EXPECT(!info.valid && info.last_reason == PEERMAP_INVAL_REVOKE,
-	       "valid %u reason %s", info.valid, pm_inval_reason(info.last_reason));
+	expect_invalidated(id, PEERMAP_INVAL_REVOKE);
 	flags = seg_flags_or(o.cpu, 65536, PEERMAP_ACCESS_READ, &n);
 	EXPECT(!(flags & PEERMAP_SEG_PEER) && (flags & PEERMAP_SEG_FALLBACK),
 	       "evicted: flags %#x", flags);
@@ -536,7 +535,6 @@ static void evict_destination_during_long_copy(void)
 static void readonly_peer_policy(void)
 {
 	unsigned char *r = ram(8192);
-	struct peermap_edu_reg_info info;
 	struct pm_obj o;
 	uint64_t id = 0;
 	int err;
@@ -546,9 +544,7 @@ static void readonly_peer_policy(void)
 	fill(r, 8192, 31);
 	ASSERT(!pm_edu_register(edu, o.cpu, 8192, PEERMAP_ACCESS_WRITE, 0, &id), "register");
 	ASSERT(!pm_obj_policy(&o, PEERMAP_POLICY_PEER_RO, NULL), "policy");
-	info = info_of(id);
-	EXPECT(!info.valid && info.last_reason == PEERMAP_INVAL_REVOKE,
-	       "a writable peer mapping survived: valid %u", info.valid);
+	expect_invalidated(id, PEERMAP_INVAL_REVOKE);
 	err = pm_edu_copy(edu, o.cpu, r, 8192);
 	EXPECT(err == -EACCES, "peer write into a read-only object: %d", err);
 	err = pm_edu_copy(edu, r, o.cpu, 8192);
@@ -754,7 +750,6 @@ static void kill9_mid_copy(void)
 static void two_processes_one_object(void)
 {
 	int go[2], done[2], st;
-	struct peermap_edu_reg_info info;
 	unsigned char *r = ram(16384);
 	struct pm_obj o;
 	uint64_t id = 0;
@@ -786,9 +781,7 @@ static void two_processes_one_object(void)
 	ASSERT(!pm_edu_register(edu, o.cpu, 16384, PEERMAP_ACCESS_READ, 0, &id), "register");
 	(void)!read(done[0], &c, 1);
 	EXPECT(!pm_obj_evict(&o), "evict");
-	info = info_of(id);
-	EXPECT(!info.valid && info.last_reason == PEERMAP_INVAL_REVOKE, "parent: valid %u",
-	       info.valid);
+	expect_invalidated(id, PEERMAP_INVAL_REVOKE);	/* the parent's */
 	(void)!write(go[1], "g", 1);
 	waitpid(pid, &st, 0);
 	EXPECT(WIFEXITED(st) && !WEXITSTATUS(st), "child: status %#x", st);
@@ -965,7 +958,6 @@ static void device_removed_with_live_mappings(void)
 {
 	const char *how = getenv("PM_REMOVE_CMD");
 	struct peermap_bar_obj_info oi;
-	struct peermap_edu_reg_info info;
 	unsigned char *r = ram(8192);
 	char cmd[256];
 	struct pm_obj o;
@@ -980,9 +972,7 @@ static void device_removed_with_live_mappings(void)
 	snprintf(cmd, sizeof(cmd), "%s %s", how, bar.info.pci_name);
 	st = system(cmd);
 	EXPECT(st == 0, "'%s': status %d", cmd, st);
-	info = info_of(id);
-	EXPECT(!info.valid && info.last_reason == PEERMAP_INVAL_REMOVE,
-	       "valid %u reason %s", info.valid, pm_inval_reason(info.last_reason));
+	expect_invalidated(id, PEERMAP_INVAL_REMOVE);
 	err = pm_edu_copy(edu, r, o.cpu, 8192);
 	EXPECT(err == -ENODEV, "copy from a removed device: %d", err);
 	st = child_reads(o.cpu);
