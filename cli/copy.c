@@ -69,7 +69,22 @@ static int parse_int(const char *s, int *out)
 	return 0;
 }
 
-/* Options shared by the subcommands; returns the index of the first arg. */
+/* What is wrong with a size (pm_parse_size() gave @err, @v), or NULL. */
+static const char *size_problem(int err, uint64_t v, int nonzero)
+{
+	if (err == -ERANGE)
+		return "too large";
+	if (err)
+		return "not a size (decimal or 0x hex, optional K, M or G suffix)";
+	if (nonzero && !v)
+		return "must be at least 1 byte";
+	return NULL;
+}
+
+/*
+ * Options shared by the subcommands; returns the index of the first
+ * argument, or -1 after saying what was wrong.
+ */
 static int parse_opts(int argc, char **argv, const char *usage, struct opts *o)
 {
 	static const struct option lo[] = {
@@ -91,32 +106,41 @@ static int parse_opts(int argc, char **argv, const char *usage, struct opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
-	uint64_t v;
-	int c, err = 0;
+	static const char number[] = "expected a device number, 0 to 1024";
+	static const char kind[] = "expected dev or ram";
+	const char *why;
+	uint64_t v = 0;
+	int c, idx, err;
 
 	*o = (struct opts){ .size = 65536, .from_dev = 1, .to_dev = 0,
 			    .access = PEERMAP_ACCESS_READ, .seed = 1 };
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, lo, usage, &idx)) != -1) {
+		why = NULL;
 		switch (c) {
-		case 's': err = pm_parse_size(optarg, &o->size); break;
-		case 'f': err = parse_kind(optarg, &o->from_dev); break;
-		case 't': err = parse_kind(optarg, &o->to_dev); break;
-		case 'o': err = pm_parse_size(optarg, &o->src_off); break;
-		case 'O': err = pm_parse_size(optarg, &o->dst_off); break;
-		case 'b': err = parse_int(optarg, &o->bar); break;
-		case 'e': err = parse_int(optarg, &o->edu); break;
-		case 'a': err = parse_access(optarg, &o->access); break;
-		case 'S': err = pm_parse_size(optarg, &v); o->seed = (unsigned int)v; break;
-		case 'H': err = pm_parse_size(optarg, &o->hold); break;
+		case 's':
+			err = pm_parse_size(optarg, &o->size);
+			why = size_problem(err, o->size, 1);
+			break;
+		case 'f': why = parse_kind(optarg, &o->from_dev) ? kind : NULL; break;
+		case 't': why = parse_kind(optarg, &o->to_dev) ? kind : NULL; break;
+		case 'o': why = size_problem(pm_parse_size(optarg, &o->src_off), 0, 0); break;
+		case 'O': why = size_problem(pm_parse_size(optarg, &o->dst_off), 0, 0); break;
+		case 'b': why = parse_int(optarg, &o->bar) ? number : NULL; break;
+		case 'e': why = parse_int(optarg, &o->edu) ? number : NULL; break;
+		case 'a': why = parse_access(optarg, &o->access) ? "expected r, w or rw" : NULL; break;
+		case 'S':
+			why = size_problem(pm_parse_size(optarg, &v), 0, 0);
+			o->seed = (unsigned int)v;
+			break;
+		case 'H': why = size_problem(pm_parse_size(optarg, &o->hold), 0, 0); break;
 		case 'g': o->segments = 1; break;
 		case 'E': o->evict = 1; break;
 		case 'D': o->ondemand = 1; break;
-		case 'h': printf("%s", usage); exit(0);
-		default: err = -EINVAL; break;
+		default: return -1;	/* cli_getopt() said why */
 		}
-		if (err) {
-			fprintf(stderr, "%s", usage);
+		if (why) {
+			cli_error(PM_EXIT_USAGE, 0, "bad --%s '%s': %s", lo[idx].name,
+				  optarg, why);
 			return -1;
 		}
 	}
@@ -125,32 +149,32 @@ static int parse_opts(int argc, char **argv, const char *usage, struct opts *o)
 
 /*
  * Open /dev/peermap-barN if @need_bar, and /dev/peermap-eduN if @edu;
- * say which failed. Returns 0 or 1; what was opened stays open.
+ * say which failed. Returns an exit status; what was opened stays open.
  */
 static int open_devices(const struct opts *o, int need_bar, struct pm_bar *bar,
 			int *edu)
 {
+	char node[32];
 	int err;
 
 	if (need_bar) {
 		err = pm_bar_open(o->bar, bar);
 		if (err) {
-			fprintf(stderr, "peermap: %s/peermap-bar%d: %s\n",
-				pm_dev_dir(), o->bar, strerror(-err));
-			return 1;
+			snprintf(node, sizeof(node), "peermap-bar%d", o->bar);
+			return cli_open_error(node, err);
 		}
 	}
 	if (edu) {
 		*edu = pm_edu_open(o->edu);
 		if (*edu < 0) {
-			fprintf(stderr, "peermap: %s/peermap-edu%d: %s\n",
-				pm_dev_dir(), o->edu, strerror(-*edu));
-			return 1;
+			snprintf(node, sizeof(node), "peermap-edu%d", o->edu);
+			return cli_open_error(node, *edu);
 		}
 	}
-	return 0;
+	return PM_EXIT_OK;
 }
 
+/* Returns an exit status, having said what failed. */
 static int side_setup(struct side *s, struct pm_bar *bar, int dev,
 		      uint64_t off, uint64_t size)
 {
@@ -162,25 +186,20 @@ static int side_setup(struct side *s, struct pm_bar *bar, int dev,
 	s->alloc = off + size + GUARD;
 	if (dev) {
 		err = pm_obj_alloc(bar, s->alloc, &s->obj);
-		if (err) {
-			fprintf(stderr, "peermap: object of %" PRIu64 " bytes in %s: %s\n",
-				s->alloc, bar->info.pci_name, strerror(-err));
-			return err;
-		}
+		if (err)
+			return cli_alloc_error(bar, s->alloc, err);
 		s->base = s->obj.cpu;
 		s->alloc = s->obj.size;
 	} else {
 		s->base = mmap(NULL, s->alloc, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (s->base == MAP_FAILED) {
-			err = -errno;
-			fprintf(stderr, "peermap: %" PRIu64 " bytes of RAM: %s\n",
-				s->alloc, strerror(errno));
 			s->base = NULL;
-			return err;
+			return cli_error(PM_EXIT_FAIL, -errno,
+					 "%" PRIu64 " bytes of RAM", s->alloc);
 		}
 	}
-	return 0;
+	return PM_EXIT_OK;
 }
 
 static void side_free(struct side *s)
@@ -206,9 +225,14 @@ static const char copy_usage[] =
 	"--evict: the exporter evicts the objects to system memory first (the\n"
 	"importer gets fallback segments), and restores them after the copy.\n"
 	"--ondemand: RAM is faulted and tracked, not pinned.\n"
-	"Defaults: --size 64K --from dev --to ram, offsets 0, bar 0, edu 0.\n";
+	"Defaults: --size 64K --from dev --to ram, offsets 0, bar 0, edu 0.\n"
+	"Exit status: 0 copied and verified, 1 failed or the bytes differ,\n"
+	"2 usage error, 3 no peer route between the exporter and the importer.\n";
 
-/* Evict (or restore) the object sides of a copy; say what happened. */
+/*
+ * Evict (or restore) the object sides of a copy; say what happened.
+ * Returns an exit status.
+ */
 static int move_sides(struct side *src, struct side *dst, int evict)
 {
 	struct side *sides[2] = { src, dst };
@@ -219,17 +243,15 @@ static int move_sides(struct side *src, struct side *dst, int evict)
 			continue;
 		err = evict ? pm_obj_evict(&sides[i]->obj) :
 			      pm_obj_restore(&sides[i]->obj);
-		if (err) {
-			fprintf(stderr, "peermap: %s of the %s object: %s\n",
-				evict ? "eviction" : "restore",
-				i ? "destination" : "source", strerror(-err));
-			return err;
-		}
+		if (err)
+			return cli_error(PM_EXIT_FAIL, err, "%s of the %s object",
+					 evict ? "eviction" : "restore",
+					 i ? "destination" : "source");
 		printf("%s object %s\n", i ? "destination" : "source",
 		       evict ? "evicted to system memory (peers get fallback segments)" :
 		       "restored into device memory");
 	}
-	return 0;
+	return PM_EXIT_OK;
 }
 
 int cmd_copy(int argc, char **argv)
@@ -239,20 +261,23 @@ int cmd_copy(int argc, char **argv)
 	struct peermap_edu_stats st0 = { 0 }, st1 = { 0 };
 	uint64_t i, bad = 0, guard_bad = 0;
 	unsigned char *s, *d;
-	int edu = -1, err, ret = 1;
+	struct pm_bar *exporter;
+	int edu = -1, err, ret;
 	struct opts o;
 	double t0, t;
 
 	if (parse_opts(argc, argv, copy_usage, &o) < 0)
-		return 2;
-	if (optind != argc || !o.size) {
-		fprintf(stderr, "%s", copy_usage);
-		return 2;
-	}
-	if (open_devices(&o, o.from_dev || o.to_dev, &bar, &edu))
-		goto out;
-	if (side_setup(&src, &bar, o.from_dev, o.src_off, o.size) ||
-	    side_setup(&dst, &bar, o.to_dev, o.dst_off, o.size))
+		return PM_EXIT_USAGE;
+	if (optind != argc)
+		return cli_error(PM_EXIT_USAGE, 0, "unexpected argument '%s'",
+				 argv[optind]);
+	exporter = o.from_dev || o.to_dev ? &bar : NULL;
+	ret = open_devices(&o, !!exporter, &bar, &edu);
+	if (!ret)
+		ret = side_setup(&src, &bar, o.from_dev, o.src_off, o.size);
+	if (!ret)
+		ret = side_setup(&dst, &bar, o.to_dev, o.dst_off, o.size);
+	if (ret)
 		goto out;
 
 	s = src.base + src.off;
@@ -260,11 +285,22 @@ int cmd_copy(int argc, char **argv)
 	for (i = 0; i < o.size; i++)
 		s[i] = pattern(o.seed, i);
 	memset(dst.base, FILLER, dst.alloc);
-	if (o.evict && move_sides(&src, &dst, 1))
+	ret = o.evict ? move_sides(&src, &dst, 1) : PM_EXIT_OK;
+	if (ret)
 		goto out;
 	if (o.segments) {
-		print_segments(edu, "source", s, o.size, PEERMAP_ACCESS_READ, 0);
-		print_segments(edu, "destination", d, o.size, PEERMAP_ACCESS_WRITE, 0);
+		err = print_segments(edu, "source", s, o.size, PEERMAP_ACCESS_READ, 0);
+		if (err) {
+			ret = cli_dma_error(err, o.from_dev ? exporter : NULL, o.edu,
+					    "segments of the source");
+			goto out;
+		}
+		err = print_segments(edu, "destination", d, o.size, PEERMAP_ACCESS_WRITE, 0);
+		if (err) {
+			ret = cli_dma_error(err, o.to_dev ? exporter : NULL, o.edu,
+					    "segments of the destination");
+			goto out;
+		}
 	}
 
 	pm_edu_stats(edu, &st0);
@@ -274,12 +310,14 @@ int cmd_copy(int argc, char **argv)
 	t = now() - t0;
 	pm_edu_stats(edu, &st1);
 	if (err) {
-		fprintf(stderr, "peermap: copy of %" PRIu64 " bytes %s+%#" PRIx64
-			" -> %s+%#" PRIx64 ": %s\n", o.size, side_name(&src),
-			o.src_off, side_name(&dst), o.dst_off, strerror(-err));
+		ret = cli_dma_error(err, exporter, o.edu, "copy of %" PRIu64
+				    " bytes %s+%#" PRIx64 " -> %s+%#" PRIx64,
+				    o.size, side_name(&src), o.src_off,
+				    side_name(&dst), o.dst_off);
 		goto out;
 	}
-	if (o.evict && move_sides(&src, &dst, 0))
+	ret = o.evict ? move_sides(&src, &dst, 0) : PM_EXIT_OK;
+	if (ret)
 		goto out;
 	for (i = 0; i < o.size; i++)
 		bad += d[i] != pattern(o.seed, i);
@@ -298,7 +336,7 @@ int cmd_copy(int argc, char **argv)
 		printf("importer: %llu invalidations, %llu re-resolved during the copy\n",
 		       (unsigned long long)(st1.invalidations - st0.invalidations),
 		       (unsigned long long)(st1.remaps - st0.remaps));
-	ret = bad || guard_bad ? 1 : 0;
+	ret = bad || guard_bad ? PM_EXIT_FAIL : PM_EXIT_OK;
 out:
 	side_free(&dst);
 	side_free(&src);
@@ -313,28 +351,34 @@ static const char segments_usage[] =
 	"                        [--access r|w|rw] [--bar N] [--edu N]\n"
 	"Maps a range (inside a new object, or RAM) for /dev/peermap-eduN and\n"
 	"prints the DMA segments: address, length, peer or RAM, bus address or\n"
-	"IOVA, read-only or writable. Defaults: --where dev --size 64K.\n";
+	"IOVA, read-only or writable. Defaults: --where dev --size 64K.\n"
+	"Exit status: 0 mapped, 1 failed, 2 usage error, 3 no peer route\n"
+	"between the exporter and the importer.\n";
 
 int cmd_segments(int argc, char **argv)
 {
 	struct pm_bar bar = { .fd = -1 };
 	struct side sd = { 0 };
-	int edu = -1, ret = 1;
+	int edu = -1, ret, err;
 	struct opts o;
 
 	if (parse_opts(argc, argv, segments_usage, &o) < 0)
-		return 2;
-	if (optind != argc || !o.size) {
-		fprintf(stderr, "%s", segments_usage);
-		return 2;
-	}
-	if (open_devices(&o, o.from_dev, &bar, &edu))
-		goto out;
-	if (side_setup(&sd, &bar, o.from_dev, o.src_off, o.size))
+		return PM_EXIT_USAGE;
+	if (optind != argc)
+		return cli_error(PM_EXIT_USAGE, 0, "unexpected argument '%s'",
+				 argv[optind]);
+	ret = open_devices(&o, o.from_dev, &bar, &edu);
+	if (!ret)
+		ret = side_setup(&sd, &bar, o.from_dev, o.src_off, o.size);
+	if (ret)
 		goto out;
 	memset(sd.base, 0, sd.alloc);	/* RAM: fault the pages in */
-	print_segments(edu, side_name(&sd), sd.base + sd.off, o.size, o.access, 0);
-	ret = 0;
+	err = print_segments(edu, side_name(&sd), sd.base + sd.off, o.size,
+			     o.access, 0);
+	if (err)
+		ret = cli_dma_error(err, o.from_dev ? &bar : NULL, o.edu,
+				    "segments of %" PRIu64 " bytes of %s", o.size,
+				    side_name(&sd));
 out:
 	side_free(&sd);
 	if (edu >= 0)
@@ -352,23 +396,32 @@ int cmd_alloc(int argc, char **argv)
 {
 	struct pm_bar bar = { .fd = -1 };
 	struct pm_obj obj;
-	uint64_t size;
+	const char *why;
+	uint64_t size = 0;
 	struct opts o;
 	int first, err;
 
 	first = parse_opts(argc, argv, alloc_usage, &o);
-	if (first < 0 || first != argc - 1 || pm_parse_size(argv[first], &size)) {
-		fprintf(stderr, "%s", alloc_usage);
-		return 2;
-	}
-	if (open_devices(&o, 1, &bar, NULL))
-		return 1;
+	if (first < 0)
+		return PM_EXIT_USAGE;
+	if (first == argc)
+		return cli_error(PM_EXIT_USAGE, 0, "missing SIZE");
+	if (first < argc - 1)
+		return cli_error(PM_EXIT_USAGE, 0, "unexpected argument '%s'",
+				 argv[first + 1]);
+	err = pm_parse_size(argv[first], &size);
+	why = size_problem(err, size, 1);
+	if (why)
+		return cli_error(PM_EXIT_USAGE, 0, "bad SIZE '%s': %s", argv[first],
+				 why);
+	err = open_devices(&o, 1, &bar, NULL);
+	if (err)
+		return err;
 	err = pm_obj_alloc(&bar, size, &obj);
 	if (err) {
-		fprintf(stderr, "peermap: object of %" PRIu64 " bytes in %s: %s\n",
-			size, bar.info.pci_name, strerror(-err));
+		err = cli_alloc_error(&bar, size, err);
 		pm_bar_close(&bar);
-		return 1;
+		return err;
 	}
 	printf("object %" PRIu64 ": %" PRIu64 " bytes in %s BAR%u at +%#" PRIx64
 	       " (bus address %#" PRIx64 "), mmap offset %#" PRIx64 "\n",
@@ -379,5 +432,5 @@ int cmd_alloc(int argc, char **argv)
 		sleep((unsigned int)o.hold);
 	pm_obj_free(&obj);
 	pm_bar_close(&bar);
-	return 0;
+	return PM_EXIT_OK;
 }

@@ -5,6 +5,8 @@
  * engine copying it peer to peer into RAM and into a second object, both
  * compared byte for byte, and the segments each side got.
  */
+#include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +20,12 @@
 #define DEMO_SIZE	(64 * 1024)
 #define DEMO_SEED	2026
 
-/* Copy @len bytes from @src to @dst with the engine and compare. */
-static int demo_copy(int edu, const char *what, unsigned char *dst,
-		     const unsigned char *src, size_t len)
+/*
+ * Copy @len bytes from @src (in @bar) to @dst with the engine and compare.
+ * Returns an exit status.
+ */
+static int demo_copy(int edu, const struct pm_bar *bar, const char *what,
+		     unsigned char *dst, const unsigned char *src, size_t len)
 {
 	size_t i, bad = 0;
 	double t;
@@ -30,8 +35,7 @@ static int demo_copy(int edu, const char *what, unsigned char *dst,
 	err = pm_edu_copy(edu, dst, src, len);
 	t = now() - t;
 	if (err) {
-		printf("   copy to %s failed: %s\n", what, strerror(-err));
-		return 1;
+		return cli_dma_error(err, bar, 0, "copy to %s", what);
 	}
 	for (i = 0; i < len; i++)
 		bad += dst[i] != pattern(DEMO_SEED, i);
@@ -39,31 +43,43 @@ static int demo_copy(int edu, const char *what, unsigned char *dst,
 	       len, what, t, bad ? "DIFFERENT" : "identical");
 	if (bad)
 		printf("   %zu bytes differ\n", bad);
-	return bad ? 1 : 0;
+	return bad ? PM_EXIT_FAIL : PM_EXIT_OK;
 }
+
+static const char demo_usage[] =
+	"usage: peermap demo\n"
+	"The whole path, narrated (what `make demo` shows): an object in\n"
+	"/dev/peermap-bar0's device memory written through its CPU mapping,\n"
+	"the segments /dev/peermap-edu0's DMA engine gets, and copies peer to\n"
+	"peer into RAM and into a second object, compared byte for byte.\n"
+	"Ends with 'demo: OK' (status 0) or 'demo: FAILED'.\n";
 
 int cmd_demo(int argc, char **argv)
 {
+	static const struct option lo[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
 	struct pm_bar bar = { .fd = -1 };
 	struct pm_obj a = { 0 }, b = { 0 };
 	unsigned char *ram = MAP_FAILED, *p;
-	int edu = -1, err, fails = 1;
+	int edu = -1, err, idx, fails = PM_EXIT_FAIL;
 	size_t i;
 
-	(void)argv;
-	if (argc != 1) {
-		fprintf(stderr, "usage: peermap demo\n");
-		return 2;
-	}
+	if (cli_getopt(argc, argv, lo, demo_usage, &idx) != -1)
+		return PM_EXIT_USAGE;
+	if (optind < argc)
+		return cli_error(PM_EXIT_USAGE, 0, "unexpected argument '%s'",
+				 argv[optind]);
 	printf("peermap demo: peer-to-peer DMA through user mappings\n\n");
 	err = pm_bar_open(0, &bar);
 	if (err) {
-		printf("exporter %s/peermap-bar0: %s\n", pm_dev_dir(), strerror(-err));
+		fails = cli_open_error("peermap-bar0", err);
 		goto out;
 	}
 	edu = pm_edu_open(0);
 	if (edu < 0) {
-		printf("importer %s/peermap-edu0: %s\n", pm_dev_dir(), strerror(-edu));
+		fails = cli_open_error("peermap-edu0", edu);
 		goto out;
 	}
 	printf("exporter: /dev/peermap-bar0, PCI %s, BAR%u: %" PRIu64
@@ -74,7 +90,7 @@ int cmd_demo(int argc, char **argv)
 
 	err = pm_obj_alloc(&bar, DEMO_SIZE, &a);
 	if (err) {
-		printf("object A: %s\n", strerror(-err));
+		fails = cli_alloc_error(&bar, DEMO_SIZE, err);
 		goto out;
 	}
 	printf("1. object A: %d KiB of device memory, BAR offset %#" PRIx64
@@ -89,12 +105,12 @@ int cmd_demo(int argc, char **argv)
 	ram = mmap(NULL, DEMO_SIZE, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (ram == MAP_FAILED) {
-		perror("RAM buffer");
+		fails = cli_error(PM_EXIT_FAIL, -errno, "RAM buffer");
 		goto out;
 	}
 	err = pm_obj_alloc(&bar, DEMO_SIZE, &b);
 	if (err) {
-		printf("object B: %s\n", strerror(-err));
+		fails = cli_alloc_error(&bar, DEMO_SIZE, err);
 		goto out;
 	}
 	memset(ram, 0, DEMO_SIZE);
@@ -103,12 +119,22 @@ int cmd_demo(int argc, char **argv)
 	       DEMO_SIZE / 1024, b.mmap_offset);
 
 	printf("4. what the importer's DMA engine is given (no struct page for A or B):\n");
-	print_segments(edu, "object A", a.cpu, DEMO_SIZE, PEERMAP_ACCESS_READ, 4);
-	print_segments(edu, "the RAM buffer", ram, DEMO_SIZE, PEERMAP_ACCESS_WRITE, 4);
-	print_segments(edu, "object B", b.cpu, DEMO_SIZE, PEERMAP_ACCESS_WRITE, 4);
+	err = print_segments(edu, "object A", a.cpu, DEMO_SIZE, PEERMAP_ACCESS_READ, 4);
+	if (!err)
+		err = print_segments(edu, "the RAM buffer", ram, DEMO_SIZE,
+				     PEERMAP_ACCESS_WRITE, 4);
+	if (!err)
+		err = print_segments(edu, "object B", b.cpu, DEMO_SIZE,
+				     PEERMAP_ACCESS_WRITE, 4);
+	if (err) {
+		fails = cli_dma_error(err, &bar, 0, "segments");
+		goto out;
+	}
 	printf("\n5. copies with the DMA engine, A -> RAM and A -> B:\n");
-	fails = demo_copy(edu, "the RAM buffer", ram, a.cpu, DEMO_SIZE);
-	fails += demo_copy(edu, "object B", b.cpu, a.cpu, DEMO_SIZE);
+	fails = demo_copy(edu, &bar, "the RAM buffer", ram, a.cpu, DEMO_SIZE);
+	err = demo_copy(edu, &bar, "object B", b.cpu, a.cpu, DEMO_SIZE);
+	if (!fails)
+		fails = err;
 out:
 	if (b.cpu)
 		pm_obj_free(&b);
@@ -120,5 +146,5 @@ out:
 		close(edu);
 	pm_bar_close(&bar);
 	printf("\ndemo: %s\n", fails ? "FAILED" : "OK");
-	return fails ? 1 : 0;
+	return fails;
 }

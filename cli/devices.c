@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* peermap devices: what can export and import, and where it sits. */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,22 +42,34 @@ static void print_path(const struct pm_pci_dev *d)
 		       d->up[i].vendor, d->up[i].device);
 }
 
+static const char devices_usage[] =
+	"usage: peermap devices [--all]\n"
+	"Lists the exporters (peermap_bar's devices, or ivshmem) and importers\n"
+	"(peermap_edu's, or edu): PCI name, IDs, driver, device node and the\n"
+	"bridges above each, from the root. --all: every PCI device.\n"
+	"Reads sysfs only ($PEERMAP_SYSFS, default /sys): works without the modules.\n";
+
 int cmd_devices(int argc, char **argv)
 {
+	static const struct option lo[] = {
+		{ "all", no_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
 	struct pm_pci_dev *devs;
-	int all, n, i;
+	int all = 0, n, i, c, idx;
 
-	if (argc > 2 || (argc == 2 && strcmp(argv[1], "--all"))) {
-		fprintf(stderr, "usage: peermap devices [--all]\n");
-		return 2;
+	while ((c = cli_getopt(argc, argv, lo, devices_usage, &idx)) != -1) {
+		if (c != 'a')
+			return PM_EXIT_USAGE;
+		all = 1;
 	}
-	all = argc == 2;
+	if (optind < argc)
+		return cli_error(PM_EXIT_USAGE, 0, "unexpected argument '%s'",
+				 argv[optind]);
 	n = pm_pci_scan(sysroot(), &devs);
-	if (n < 0) {
-		fprintf(stderr, "peermap: reading %s/bus/pci: %s\n", sysroot(),
-			strerror(-n));
-		return 1;
-	}
+	if (n < 0)
+		return cli_error(PM_EXIT_FAIL, n, "reading %s/bus/pci", sysroot());
 	printf("%-8s  %-12s  %-9s  %-12s  %-14s  %s\n", "ROLE", "DEVICE", "ID",
 	       "DRIVER", "NODE", "PATH (bridges from the root)");
 	for (i = 0; i < n; i++) {
@@ -72,5 +85,5 @@ int cmd_devices(int argc, char **argv)
 		putchar('\n');
 	}
 	free(devs);
-	return 0;
+	return PM_EXIT_OK;
 }

@@ -19,32 +19,39 @@ static const struct {
 	{ "demo", cmd_demo, "                       peer-to-peer copies from device memory, explained" },
 };
 
-static void usage(FILE *f)
+static void usage(void)
 {
 	size_t i;
 
-	fprintf(f, "usage: peermap COMMAND [ARGS]   (peermap COMMAND --help for more)\n");
+	printf("usage: peermap COMMAND [ARGS]   (peermap COMMAND --help for more)\n");
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		fprintf(f, "  %s %s\n", cmds[i].name, cmds[i].help);
-	fprintf(f, "environment: PEERMAP_SYSFS (default /sys), PEERMAP_DEV_DIR (default /dev)\n");
+		printf("  %s %s\n", cmds[i].name, cmds[i].help);
+	printf("  --help | --version          this text | \"peermap VERSION\"\n"
+	       "environment: PEERMAP_SYSFS (default /sys), PEERMAP_DEV_DIR (default /dev)\n"
+	       "exit status: 0 success, 1 operation failed, 2 usage error (nothing done),\n"
+	       "             3 no peer route (route, copy, segments)\n");
 }
 
 int main(int argc, char **argv)
 {
 	size_t i;
 
-	if (argc < 2) {
-		usage(stderr);
-		return 2;
+	if (argc < 2)
+		return cli_error(PM_EXIT_USAGE, 0, "no command");
+	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
+	    !strcmp(argv[1], "-h")) {
+		usage();
+		return PM_EXIT_OK;
 	}
-	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help")) {
-		usage(stdout);
-		return 0;
+	if (!strcmp(argv[1], "--version")) {
+		printf("peermap %s\n", PEERMAP_VERSION);
+		return PM_EXIT_OK;
 	}
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (!strcmp(argv[1], cmds[i].name))
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (!strcmp(argv[1], cmds[i].name)) {
+			cli_cmd = cmds[i].name;
 			return cmds[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "peermap: unknown command '%s'\n", argv[1]);
-	usage(stderr);
-	return 2;
+		}
+	}
+	return cli_error(PM_EXIT_USAGE, 0, "unknown command '%s'", argv[1]);
 }

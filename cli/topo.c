@@ -5,6 +5,7 @@
  * spirit of `nvidia-smi topo -m`, JSON, or a Graphviz picture of the tree.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,21 @@ struct topo {
 	int nexp, nimp;
 	struct peermap_route_query *q;	/* [nexp * nimp] */
 };
+
+/* pm_route() failed for the pair: say why. */
+static int route_error(const char *provider, const char *client, int err)
+{
+	if (err == -ENOENT)
+		return cli_open_error("peermap", err);
+	if (err == -ENODEV)
+		return cli_error(PM_EXIT_FAIL, 0, "route %s %s: no such PCI device",
+				 provider, client);
+	if (err == -EINVAL)
+		return cli_error(PM_EXIT_FAIL, 0,
+				 "route %s %s: not PCI names (dddd:bb:dd.f or bb:dd.f)",
+				 provider, client);
+	return cli_error(PM_EXIT_FAIL, err, "route %s %s", provider, client);
+}
 
 static void topo_free(struct topo *t)
 {
@@ -37,14 +53,14 @@ static int topo_load(struct topo *t)
 	memset(t, 0, sizeof(*t));
 	t->n = pm_pci_scan(sysroot(), &t->devs);
 	if (t->n < 0) {
-		fprintf(stderr, "peermap: reading %s/bus/pci: %s\n", sysroot(),
-			strerror(-t->n));
-		return 1;
+		err = t->n;
+		t->n = 0;
+		return cli_error(PM_EXIT_FAIL, err, "reading %s/bus/pci", sysroot());
 	}
 	t->exp = calloc(t->n + 1, sizeof(int));
 	t->imp = calloc(t->n + 1, sizeof(int));
 	if (!t->exp || !t->imp)
-		return 1;
+		return cli_error(PM_EXIT_FAIL, -ENOMEM, "topology");
 	for (i = 0; i < t->n; i++) {
 		if (!strcmp(device_role(&t->devs[i]), "exporter"))
 			t->exp[t->nexp++] = i;
@@ -53,17 +69,14 @@ static int topo_load(struct topo *t)
 	}
 	t->q = calloc((size_t)t->nexp * t->nimp + 1, sizeof(*t->q));
 	if (!t->q)
-		return 1;
+		return cli_error(PM_EXIT_FAIL, -ENOMEM, "topology");
 	for (i = 0; i < t->nexp; i++) {
 		for (j = 0; j < t->nimp; j++) {
 			err = pm_route(t->devs[t->exp[i]].name,
 				       t->devs[t->imp[j]].name, &t->q[i * t->nimp + j]);
-			if (err) {
-				fprintf(stderr, "peermap: route %s %s: %s\n",
-					t->devs[t->exp[i]].name,
-					t->devs[t->imp[j]].name, strerror(-err));
-				return 1;
-			}
+			if (err)
+				return route_error(t->devs[t->exp[i]].name,
+						   t->devs[t->imp[j]].name, err);
 		}
 	}
 	return 0;
@@ -100,8 +113,8 @@ static void print_matrix(const struct topo *t)
 	       "Rows are exporters (memory), columns importers (DMA). Why: `peermap route A B`.\n");
 	for (i = 0; i < t->nexp; i++)
 		for (j = 0; j < t->nimp; j++)
-			printf("  %s -> %s: %s\n", t->devs[t->imp[j]].name,
-			       t->devs[t->exp[i]].name, t->q[i * t->nimp + j].reason);
+			printf("  %s -> %s: %s\n", t->devs[t->exp[i]].name,
+			       t->devs[t->imp[j]].name, t->q[i * t->nimp + j].reason);
 }
 
 static void json_string(const char *s)
@@ -206,48 +219,76 @@ static void print_dot(const struct topo *t)
 	free(drawn);
 }
 
+static const char topo_usage[] =
+	"usage: peermap topo [--json|--dot]\n"
+	"The route between every exporter and importer, as the core decides it\n"
+	"(/dev/peermap): a matrix with a legend and every reason; --json: one\n"
+	"object per pair; --dot: the PCIe tree and the routes for Graphviz.\n";
+
 int cmd_topo(int argc, char **argv)
 {
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "dot", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
+	int ret, c, idx, form = 0;
 	struct topo t;
-	int ret;
 
-	if (argc > 2 || (argc == 2 && strcmp(argv[1], "--json") &&
-			 strcmp(argv[1], "--dot"))) {
-		fprintf(stderr, "usage: peermap topo [--json|--dot]\n");
-		return 2;
+	while ((c = cli_getopt(argc, argv, lo, topo_usage, &idx)) != -1) {
+		if (c != 'j' && c != 'd')
+			return PM_EXIT_USAGE;
+		if (form && form != c)
+			return cli_error(PM_EXIT_USAGE, 0, "--json or --dot, not both");
+		form = c;
 	}
+	if (optind < argc)
+		return cli_error(PM_EXIT_USAGE, 0, "unexpected argument '%s'",
+				 argv[optind]);
 	ret = topo_load(&t);
 	if (!ret) {
-		if (argc == 1)
-			print_matrix(&t);
-		else if (!strcmp(argv[1], "--json"))
+		if (form == 'j')
 			print_json(&t);
-		else
+		else if (form == 'd')
 			print_dot(&t);
+		else
+			print_matrix(&t);
 	}
 	topo_free(&t);
 	return ret;
 }
 
+static const char route_usage[] =
+	"usage: peermap route PROVIDER CLIENT\n"
+	"How CLIENT (the device doing DMA, an importer) reaches the memory of\n"
+	"PROVIDER (an exporter), PCI names as `peermap devices` shows them:\n"
+	"printed as 'route PROVIDER -> CLIENT: PATH, distance N', the reason,\n"
+	"and the decision step by step. Exit status 3 when there is no route.\n";
+
 int cmd_route(int argc, char **argv)
 {
+	static const struct option lo[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
 	struct peermap_route_query q;
-	int err;
+	int err, c, idx;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: peermap route PROVIDER CLIENT   (PCI names)\n");
-		return 2;
-	}
-	err = pm_route(argv[1], argv[2], &q);
-	if (err) {
-		fprintf(stderr, "peermap: route %s %s: %s\n", argv[1], argv[2],
-			err == -ENODEV ? "no such PCI device" : strerror(-err));
-		return 1;
-	}
-	printf("route %s -> %s: %s, distance %u%s%s\n", q.client, q.provider,
+	c = cli_getopt(argc, argv, lo, route_usage, &idx);
+	if (c != -1)
+		return PM_EXIT_USAGE;
+	if (argc - optind != 2)
+		return cli_error(PM_EXIT_USAGE, 0,
+				 "needs PROVIDER and CLIENT, two PCI names (got %d)",
+				 argc - optind);
+	err = pm_route(argv[optind], argv[optind + 1], &q);
+	if (err)
+		return route_error(argv[optind], argv[optind + 1], err);
+	printf("route %s -> %s: %s, distance %u%s%s\n", q.provider, q.client,
 	       pm_path_name(q.path), q.distance,
 	       q.flags & PEERMAP_ROUTE_IOVA ? ", by IOVA" : "",
 	       q.flags & PEERMAP_ROUTE_CACHED ? " (cached)" : "");
 	printf("reason: %s\n%s", q.reason, q.steps);
-	return q.path == PEERMAP_PATH_NONE ? 3 : 0;
+	return q.path == PEERMAP_PATH_NONE ? PM_EXIT_NOROUTE : PM_EXIT_OK;
 }
