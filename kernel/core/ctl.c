@@ -2,11 +2,14 @@
 /*
  * /dev/peermap: the core's own device. Anyone may open it read-only and
  * ask how one PCI device reaches another (PEERMAP_IOC_ROUTE), as lspci
- * shows the tree to anyone. debugfs peermap/routes lists the cached
- * answers; writing to it drops them (after changing ACS by hand, say).
+ * shows the tree to anyone. As sysfs config space beyond the header, the
+ * ACS control bits are for CAP_SYS_ADMIN only; so is adding to the route
+ * cache. debugfs peermap/routes lists the cached answers; writing to it
+ * drops them (after changing ACS by hand, say).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/capability.h>
 #include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
@@ -15,6 +18,7 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/user_namespace.h>
 
 #include "internal.h"
 
@@ -31,8 +35,14 @@ static struct pci_dev *ctl_find_pci(const char *name, size_t len)
 	return pdev ?: ERR_PTR(-ENODEV);
 }
 
-static long ctl_route(void __user *arg)
+/*
+ * Who opened the file, as for sysfs config space: a user without
+ * CAP_SYS_ADMIN gets the answer without the ACS control bits, and does not
+ * add it to the cache.
+ */
+static long ctl_route(struct file *file, void __user *arg)
 {
+	bool priv = file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN);
 	struct peermap_route_query *q;
 	struct pci_dev *p = NULL, *c = NULL;
 	struct pm_rt_result *res;
@@ -58,9 +68,11 @@ static long ctl_route(void __user *arg)
 	ret = IS_ERR(p) ? PTR_ERR(p) : IS_ERR(c) ? PTR_ERR(c) : 0;
 	if (ret)
 		goto out;
-	ret = peermap_route_get(p, &c->dev, res, &cached);
+	ret = peermap_route_lookup(p, c, res, &cached, priv);
 	if (ret)
 		goto out;
+	if (!priv)
+		pm_rt_hide_acs(res);	/* a copy: cached answers are shared */
 	strscpy(q->provider, pci_name(p), sizeof(q->provider));
 	strscpy(q->client, pci_name(c), sizeof(q->client));
 	q->path = res->path;
@@ -85,7 +97,7 @@ static long ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	switch (cmd) {
 	case PEERMAP_IOC_ROUTE:
-		return ctl_route((void __user *)arg);
+		return ctl_route(file, (void __user *)arg);
 	default:
 		return -ENOTTY;
 	}

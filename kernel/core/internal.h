@@ -16,6 +16,9 @@ struct seq_file;
 bool peermap_client_translated(struct device *client);
 int peermap_route_get(struct pci_dev *provider, struct device *client,
 		      struct pm_rt_result *res, bool *cached);
+/* For /dev/peermap: a PCI client, and whether a new answer may be cached. */
+int peermap_route_lookup(struct pci_dev *provider, struct pci_dev *client,
+			 struct pm_rt_result *res, bool *cached, bool insert);
 void peermap_route_flush(void);
 void peermap_route_show(struct seq_file *m);
 int peermap_route_init(void);

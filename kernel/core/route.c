@@ -4,12 +4,14 @@
  * client (the device that DMAs): the facts are gathered here from the PCI
  * tree, the IOMMU, the CPU and the administrator's settings; the decision
  * is route_rules.c. Answers are cached per pair in an xarray and read
- * under RCU; the cache is dropped when a PCI device comes or goes, when a
- * setting changes, and on request (debugfs peermap/routes).
+ * under RCU, at most route_cache_max of them; the cache is dropped when a
+ * PCI device comes or goes, when a setting changes, and on request
+ * (debugfs peermap/routes).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/iommu.h>
+#include <linux/moduleparam.h>
 #include <linux/notifier.h>
 #include <linux/pci.h>
 #include <linux/rcupdate.h>
@@ -30,11 +32,22 @@ struct route_entry {
 
 /*
  * Cached answers by route_key(). The xarray's lock serialises writers and
- * protects route_gen; readers use RCU, entries are freed after a grace
- * period.
+ * protects route_gen and route_count; readers use RCU, entries are freed
+ * after a grace period.
  */
 static DEFINE_XARRAY(route_cache);
 static unsigned long route_gen;
+static unsigned int route_count;
+
+/*
+ * The cache's bound: an entry is about 2 KiB and /dev/peermap is open to
+ * every user. A full cache answers what it holds, and new answers are
+ * computed but not kept; lowering the bound keeps what is cached until
+ * the next drop.
+ */
+static unsigned int route_cache_max = 1024;
+module_param(route_cache_max, uint, 0644);
+MODULE_PARM_DESC(route_cache_max, "most route answers cached, about 2 KiB each (default 1024; 0: none)");
 
 static unsigned long route_key(struct pci_dev *p, struct pci_dev *c)
 {
@@ -60,6 +73,7 @@ void peermap_route_flush(void)
 		__xa_erase(&route_cache, idx);
 		kfree_rcu(e, rcu);
 	}
+	route_count = 0;
 	xa_unlock(&route_cache);
 }
 
@@ -191,35 +205,30 @@ out:
 }
 
 /**
- * peermap_route_get() - how @client reaches @provider's memory, and why
+ * peermap_route_lookup() - how @client reaches @provider's memory, and
+ *	whether a new answer may be cached
  * @provider: the PCI device owning the memory
- * @client: the DMA-ing device
+ * @client: the DMA-ing PCI device
  * @res: the answer (path, distance, IOVA or not, reason, steps)
  * @cached: set when the answer came from the cache (may be NULL)
+ * @insert: cache a new answer if there is room (route_cache_max); false:
+ *	answer from the cache or afresh, and keep nothing
  *
- * A client that is not a PCI device has no route.
+ * /dev/peermap passes @insert false for users without CAP_SYS_ADMIN, so
+ * that they cannot fill the cache; the map path always caches.
  * Context: process context, may sleep.
  * Return: 0, or -ENOMEM / -E2BIG (deeper than PM_RT_MAX_DEPTH bridges).
  */
-int peermap_route_get(struct pci_dev *provider, struct device *client,
-		      struct pm_rt_result *res, bool *cached)
+int peermap_route_lookup(struct pci_dev *provider, struct pci_dev *client,
+			 struct pm_rt_result *res, bool *cached, bool insert)
 {
-	struct pci_dev *cpdev;
-	struct route_entry *e, *old;
+	struct route_entry *e;
 	unsigned long key, gen;
 	int ret;
 
 	if (cached)
 		*cached = false;
-	if (!dev_is_pci(client)) {
-		memset(res, 0, sizeof(*res));
-		snprintf(res->reason, sizeof(res->reason),
-			 "client %s is not a PCI device", dev_name(client));
-		strscpy(res->steps, res->reason, sizeof(res->steps));
-		return 0;
-	}
-	cpdev = to_pci_dev(client);
-	key = route_key(provider, cpdev);
+	key = route_key(provider, client);
 
 	rcu_read_lock();
 	e = xa_load(&route_cache, key);
@@ -231,6 +240,8 @@ int peermap_route_get(struct pci_dev *provider, struct device *client,
 			*cached = true;
 		return 0;
 	}
+	if (!insert)
+		return route_compute(provider, client, res);
 
 	e = kzalloc(sizeof(*e), GFP_KERNEL);
 	if (!e)
@@ -238,7 +249,7 @@ int peermap_route_get(struct pci_dev *provider, struct device *client,
 	xa_lock(&route_cache);
 	gen = route_gen;
 	xa_unlock(&route_cache);
-	ret = route_compute(provider, cpdev, &e->res);
+	ret = route_compute(provider, client, &e->res);
 	if (ret) {
 		kfree(e);
 		return ret;
@@ -246,19 +257,47 @@ int peermap_route_get(struct pci_dev *provider, struct device *client,
 	memcpy(res, &e->res, sizeof(*res));
 	e->key = key;
 
-	/* Publish unless the cache was dropped while we computed. */
+	/*
+	 * Publish unless the cache was dropped while we computed, is full,
+	 * or got the pair from a concurrent caller: then just answered.
+	 */
 	xa_lock(&route_cache);
-	if (gen == route_gen) {
-		old = __xa_store(&route_cache, key, e, GFP_ATOMIC);
-		if (xa_is_err(old))
-			old = e;	/* not cached: just answered */
-	} else {
-		old = e;
+	if (gen == route_gen && route_count < READ_ONCE(route_cache_max) &&
+	    !__xa_insert(&route_cache, key, e, GFP_ATOMIC)) {
+		route_count++;
+		e = NULL;
 	}
 	xa_unlock(&route_cache);
-	if (old)
-		kfree_rcu(old, rcu);
+	kfree(e);		/* never published */
 	return 0;
+}
+
+/**
+ * peermap_route_get() - how @client reaches @provider's memory, and why
+ * @provider: the PCI device owning the memory
+ * @client: the DMA-ing device
+ * @res: the answer (path, distance, IOVA or not, reason, steps)
+ * @cached: set when the answer came from the cache (may be NULL)
+ *
+ * A client that is not a PCI device has no route. A new answer is cached
+ * if there is room (peermap_route_lookup()).
+ * Context: process context, may sleep.
+ * Return: 0, or -ENOMEM / -E2BIG (deeper than PM_RT_MAX_DEPTH bridges).
+ */
+int peermap_route_get(struct pci_dev *provider, struct device *client,
+		      struct pm_rt_result *res, bool *cached)
+{
+	if (!dev_is_pci(client)) {
+		if (cached)
+			*cached = false;
+		memset(res, 0, sizeof(*res));
+		snprintf(res->reason, sizeof(res->reason),
+			 "client %s is not a PCI device", dev_name(client));
+		strscpy(res->steps, res->reason, sizeof(res->steps));
+		return 0;
+	}
+	return peermap_route_lookup(provider, to_pci_dev(client), res, cached,
+				    true);
 }
 
 /* debugfs peermap/routes: the cache, one pair per line. */

@@ -100,6 +100,12 @@ static bool acs_redirects(const struct pm_rt_node *n)
 	return n->acs_ctrl & (PM_RT_ACS_RR | PM_RT_ACS_CR | PM_RT_ACS_EC);
 }
 
+/*
+ * A redirecting function's step names the ACS control bits set, as
+ * ACS_REDIRECT " (RR CR)"; pm_rt_hide_acs() takes " (RR CR)" out again.
+ */
+#define ACS_REDIRECT "ACS redirect"
+
 static void acs_bits(const struct pm_rt_node *n, char *out, size_t size)
 {
 	rt_printf(out, size, "%s%s%s",
@@ -177,7 +183,7 @@ void pm_rt_decide(const struct pm_rt_dev *provider, const struct pm_rt_dev *clie
 
 		if (acs_redirects(n)) {
 			acs_bits(n, bits, sizeof(bits));
-			addf(res->steps, "  %s [%04x:%04x]: ACS redirect (%s)\n",
+			addf(res->steps, "  %s [%04x:%04x]: " ACS_REDIRECT " (%s)\n",
 			     n->name, n->vendor, n->device, bits);
 			rt_append(acs_list, sizeof(acs_list), "%s%s",
 				  *acs_list ? ";" : "", n->name);
@@ -194,7 +200,7 @@ void pm_rt_decide(const struct pm_rt_dev *provider, const struct pm_rt_dev *clie
 
 			if (acs_redirects(n)) {
 				acs_bits(n, bits, sizeof(bits));
-				addf(res->steps, "  %s [%04x:%04x]: ACS redirect (%s)\n",
+				addf(res->steps, "  %s [%04x:%04x]: " ACS_REDIRECT " (%s)\n",
 				     n->name, n->vendor, n->device, bits);
 				rt_append(acs_list, sizeof(acs_list), "%s%s",
 					  *acs_list ? ";" : "", n->name);
@@ -292,4 +298,38 @@ void pm_rt_decide(const struct pm_rt_dev *provider, const struct pm_rt_dev *clie
 		  same_host ? "" : ", different host bridges", why_a,
 		  env->iommu, how);
 	addf(res->steps, "  => host-bridge: %s\n", res->reason);
+}
+
+/* Drop every " (bits)" after ACS_REDIRECT in @s, in place. */
+static void hide_acs(char *s)
+{
+	static const char tag[] = ACS_REDIRECT " (";
+	char *p, *end;
+
+	while ((p = strstr(s, tag))) {
+		p += strlen(ACS_REDIRECT);
+		end = strchr(p, ')');
+		if (!end) {
+			*p = '\0';	/* truncated within the bits */
+			return;
+		}
+		memmove(p, end + 1, strlen(end + 1) + 1);
+		s = p;
+	}
+}
+
+/**
+ * pm_rt_hide_acs() - take the ACS control bits out of an answer's text
+ * @res: an answer from pm_rt_decide(), or a copy of one
+ *
+ * The steps of a function with ACS redirect name the control bits set
+ * ("ACS redirect (RR CR)"), read from config space past the 64 bytes
+ * sysfs shows users without CAP_SYS_ADMIN. For such users: the redirect
+ * and where it is stay ("ACS redirect", "ACS redirect at ..."), the bits
+ * go. Path, distance and IOVA are unchanged.
+ */
+void pm_rt_hide_acs(struct pm_rt_result *res)
+{
+	hide_acs(res->reason);
+	hide_acs(res->steps);
 }

@@ -81,6 +81,8 @@ struct pm_rt_result {
 
 void pm_rt_decide(const struct pm_rt_dev *provider, const struct pm_rt_dev *client,
 		  const struct pm_rt_env *env, struct pm_rt_result *res);
+/* Take the ACS control bits out of an answer's text (for unprivileged users). */
+void pm_rt_hide_acs(struct pm_rt_result *res);
 const char *pm_rt_path_name(enum pm_rt_path path);
 /* Host bridges Linux's P2PDMA knows to forward peer traffic. */
 bool pm_rt_host_allowed(u16 vendor, u16 device, bool same_host_bridge);
