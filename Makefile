@@ -56,9 +56,9 @@ $(B)/guest/bin/pm-bench: tests/bench/bench.c tests/kmod/pm_bench.h $(LIB_SRC) $(
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) -static -pthread $(INC) -Itests/kmod $< $(LIB_SRC) -o $@
 
-$(B)/guest/bin/pm-%: tests/guest/%.c tests/guest/harness.h $(LIB_SRC) $(LIB_HDR)
+$(B)/guest/bin/pm-%: tests/guest/%.c tests/guest/harness.h tests/guest/util.h $(LIB_SRC) $(LIB_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(WARN) $(CFLAGS) -static -pthread $(INC) -Itests/guest $< $(LIB_SRC) -o $@
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) -static -pthread $(INC) -Itests/guest -Itests/kmod $< $(LIB_SRC) -o $@
 
 $(B)/guest/bin/peermap: $(CLI_SRC) $(CLI_HDR) $(LIB_SRC) $(LIB_HDR)
 	@mkdir -p $(@D)

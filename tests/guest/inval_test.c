@@ -25,64 +25,11 @@
 
 #include "harness.h"
 #include "peermap.h"
-
-#define PAGE	4096UL
-#define FILLER	0xa5
+#include "util.h"
 
 static struct pm_bar bar, bar1;
 static int have_bar1;
 static int edu;
-
-static unsigned char pat(unsigned int seed, uint64_t i)
-{
-	return (unsigned char)((i * 131 + seed * 7 + (i >> 12)) ^ seed);
-}
-
-static void fill(void *p, size_t n, unsigned int seed)
-{
-	unsigned char *c = p;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		c[i] = pat(seed, i);
-}
-
-/* Bytes of [p, p + n) that differ from the pattern of @seed. */
-static size_t differ(const void *p, size_t n, unsigned int seed)
-{
-	const unsigned char *c = p;
-	size_t i, bad = 0;
-
-	for (i = 0; i < n; i++)
-		bad += c[i] != pat(seed, i);
-	return bad;
-}
-
-static size_t not_filler(const void *p, size_t n)
-{
-	const unsigned char *c = p;
-	size_t i, bad = 0;
-
-	for (i = 0; i < n; i++)
-		bad += c[i] != FILLER;
-	return bad;
-}
-
-static void *ram(size_t len)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
-/* An address range with nothing mapped: reserved PROT_NONE. */
-static void *reserve(size_t len)
-{
-	void *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
 
 static struct peermap_edu_reg_info info_of(uint64_t id)
 {
@@ -446,22 +393,6 @@ static void *copy_thread(void *arg)
 	return NULL;
 }
 
-static uint64_t chunks(void)
-{
-	struct peermap_edu_stats st = { 0 };
-
-	pm_edu_stats(edu, &st);
-	return st.chunks;
-}
-
-static void wait_chunks(uint64_t target)
-{
-	int i;
-
-	for (i = 0; i < 20000 && chunks() < target; i++)
-		usleep(1000);
-}
-
 /* Evict and restore the source while a long copy reads it. */
 static void evict_during_long_copy(void)
 {
@@ -482,10 +413,10 @@ static void evict_during_long_copy(void)
 	c0 = s0.chunks;
 	j = (struct copy_job){ .dst = r + PAGE, .src = o.cpu, .len = len };
 	ASSERT(!pthread_create(&t, NULL, copy_thread, &j), "thread");
-	wait_chunks(c0 + 3);
+	edu_wait_chunks(edu, c0 + 3);
 	err = pm_obj_evict(&o);
 	EXPECT(!err, "evict mid-copy: %s", strerror(-err));
-	wait_chunks(c0 + 9);
+	edu_wait_chunks(edu, c0 + 9);
 	err = pm_obj_restore(&o);
 	EXPECT(!err, "restore mid-copy: %s", strerror(-err));
 	pthread_join(t, NULL);
@@ -512,7 +443,7 @@ static void evict_destination_during_long_copy(void)
 	struct copy_job j;
 	struct pm_obj o;
 	pthread_t t;
-	uint64_t c0 = chunks();
+	uint64_t c0 = edu_chunks(edu);
 
 	ASSERT(r, "ram");
 	ASSERT(!pm_obj_alloc(&bar, len + 2 * PAGE, &o), "alloc");
@@ -520,7 +451,7 @@ static void evict_destination_during_long_copy(void)
 	memset(o.cpu, FILLER, o.size);
 	j = (struct copy_job){ .dst = (char *)o.cpu + PAGE, .src = r, .len = len };
 	ASSERT(!pthread_create(&t, NULL, copy_thread, &j), "thread");
-	wait_chunks(c0 + 3);
+	edu_wait_chunks(edu, c0 + 3);
 	EXPECT(!pm_obj_evict(&o), "evict");
 	pthread_join(t, NULL);
 	EXPECT(!j.err, "copy: %s", strerror(-j.err));
@@ -710,7 +641,7 @@ static void kill9_mid_copy(void)
 {
 	unsigned char *r = ram(8192);
 	struct peermap_edu_stats s0, s1;
-	uint64_t c0 = chunks();
+	uint64_t c0 = edu_chunks(edu);
 	struct pm_obj o;
 	int st, err;
 	pid_t pid;
@@ -731,7 +662,7 @@ static void kill9_mid_copy(void)
 		pm_edu_copy(edu, d, co.cpu, len);
 		_exit(3);	/* not reached: killed first */
 	}
-	wait_chunks(c0 + 4);
+	edu_wait_chunks(edu, c0 + 4);
 	kill(pid, SIGKILL);
 	waitpid(pid, &st, 0);
 	EXPECT(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "child status %#x", st);
