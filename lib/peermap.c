@@ -214,6 +214,7 @@ const char *pm_inval_reason(unsigned int why)
 		[PEERMAP_INVAL_PROTECT] = "protect",
 		[PEERMAP_INVAL_CHANGE] = "change",
 		[PEERMAP_INVAL_EXIT] = "exit",
+		[PEERMAP_INVAL_ROUTE] = "route",
 	};
 
 	return why < sizeof(names) / sizeof(names[0]) ? names[why] : "?";

@@ -131,6 +131,7 @@ static ssize_t routes_write(struct file *file, const char __user *buf,
 			    size_t len, loff_t *ppos)
 {
 	peermap_route_flush();
+	peermap_routes_changed();
 	return len;
 }
 

@@ -12,13 +12,17 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/rculist.h>
 #include <linux/slab.h>
 
 #include "compat.h"
 #include "internal.h"
 #include "trace.h"
 
-/* Protects peermap_exporters. Taken inside the mmap lock, never around it. */
+/*
+ * Serialises changes to peermap_exporters; the map path reads the list
+ * under RCU, so no global lock is taken per VMA.
+ */
 static DEFINE_MUTEX(peermap_exporters_lock);
 static LIST_HEAD(peermap_exporters);
 
@@ -57,7 +61,7 @@ int peermap_register_exporter(struct peermap_exporter *exp)
 			goto out;
 		}
 	}
-	list_add_tail(&exp->node, &peermap_exporters);
+	list_add_tail_rcu(&exp->node, &peermap_exporters);
 	pr_info("exporter %s registered\n", exp->name);
 out:
 	mutex_unlock(&peermap_exporters_lock);
@@ -76,8 +80,9 @@ EXPORT_SYMBOL_GPL(peermap_register_exporter);
 void peermap_unregister_exporter(struct peermap_exporter *exp)
 {
 	mutex_lock(&peermap_exporters_lock);
-	list_del(&exp->node);
+	list_del_rcu(&exp->node);
 	mutex_unlock(&peermap_exporters_lock);
+	synchronize_rcu();	/* no lookup still sees it */
 	pr_info("exporter %s unregistered\n", exp->name);
 }
 EXPORT_SYMBOL_GPL(peermap_unregister_exporter);
@@ -92,14 +97,14 @@ struct peermap_exporter *peermap_exporter_get(struct vm_area_struct *vma)
 
 	if (!vma->vm_ops)
 		return NULL;
-	mutex_lock(&peermap_exporters_lock);
-	list_for_each_entry(e, &peermap_exporters, node) {
+	rcu_read_lock();
+	list_for_each_entry_rcu(e, &peermap_exporters, node) {
 		if (e->vm_ops == vma->vm_ops && try_module_get(e->owner)) {
 			found = e;
 			break;
 		}
 	}
-	mutex_unlock(&peermap_exporters_lock);
+	rcu_read_unlock();
 	return found;
 }
 
@@ -210,7 +215,7 @@ int peermap_req_add_pages(struct peermap_p2p_req *req, struct page **pages,
 
 	if (!len)
 		return -EINVAL;
-	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	s = kzalloc(sizeof(*s), GFP_KERNEL_ACCOUNT);
 	if (!s)
 		return -ENOMEM;
 	/* On the list from now on: peermap_req_release() undoes it. */
@@ -225,13 +230,14 @@ int peermap_req_add_pages(struct peermap_p2p_req *req, struct page **pages,
 }
 EXPORT_SYMBOL_GPL(peermap_req_add_pages);
 
-/* Sync the fallback pages of a peer piece (peermap_sync_for_*()). */
-void peermap_req_sync(struct peermap_p2p_req *req, bool for_device)
+/* Sync the fallback pages of a peer piece in [at, at + len) of the mapping. */
+void peermap_req_sync(struct peermap_p2p_req *req, u64 at, u64 len,
+		      bool for_device)
 {
 	struct peermap_sgt *s;
 
 	list_for_each_entry(s, &req->sgts, node)
-		peermap_dma_pages_sync(&s->dma, req->client, for_device);
+		peermap_dma_pages_sync(&s->dma, req->client, at, len, for_device);
 }
 
 /*

@@ -38,7 +38,8 @@ void peermap_ctl_exit(void);
 struct peermap_exporter *peermap_exporter_get(struct vm_area_struct *vma);
 void peermap_exporter_put(struct peermap_exporter *exp);
 void peermap_req_release(struct peermap_p2p_req *req);
-void peermap_req_sync(struct peermap_p2p_req *req, bool for_device);
+void peermap_req_sync(struct peermap_p2p_req *req, u64 at, u64 len,
+		      bool for_device);
 
 /*
  * What one resolution of a mapping's range holds: the segment vector and
@@ -48,6 +49,8 @@ void peermap_req_sync(struct peermap_p2p_req *req, bool for_device);
 struct peermap_pieces {
 	struct peermap_segment *segs;
 	unsigned int nsegs, cap;
+	u64 max_seg;			/* the client's dma_get_max_seg_size() */
+	u64 seg_mask;			/* the client's dma_get_seg_boundary() */
 	u64 mapped;			/* sum of segs[].len */
 	u64 fallback;			/* bytes in PEERMAP_SEG_FALLBACK segments */
 	struct list_head ram;		/* struct peermap_ram_piece */
@@ -63,8 +66,18 @@ struct peermap_pieces {
 struct peermap_dma_pages {
 	struct sg_table sgt;
 	enum dma_data_direction dir;
+	u64 at;				/* first byte's offset in the mapping */
+	u64 len;			/* bytes */
+	bool translated;		/* by an IOMMU: sync page by page */
 	bool mapped;			/* dma_map_sgtable() succeeded */
 };
+
+/*
+ * Allocations whose size a user's request sets: charged to the user's
+ * memory cgroup, and no allocation-failure splat (a user asking for too
+ * much is not a kernel bug; the caller returns -ENOMEM).
+ */
+#define PEERMAP_GFP_USER	(GFP_KERNEL_ACCOUNT | __GFP_NOWARN)
 
 /* mapping.c */
 int peermap_pieces_append(struct peermap_pieces *p, dma_addr_t addr, u64 len,
@@ -74,10 +87,12 @@ int peermap_dma_pages_map(struct peermap_dma_pages *dp, struct device *client,
 			  struct page **pages, unsigned long npages,
 			  unsigned long offset, u64 len);
 void peermap_dma_pages_sync(struct peermap_dma_pages *dp,
-			    struct device *client, bool for_device);
+			    struct device *client, u64 at, u64 len,
+			    bool for_device);
 void peermap_dma_pages_unmap(struct peermap_dma_pages *dp,
 			     struct device *client);
 void peermap_req_detach(struct peermap_p2p_req *req);
+void peermap_routes_changed(void);
 
 /* Direction of a DMA mapping for an access. */
 static inline enum dma_data_direction peermap_dir(u32 access)

@@ -36,6 +36,13 @@
 #include "internal.h"
 #include "trace.h"
 
+/*
+ * Every mapping, for peermap_routes_changed(). A spinlock: taken per map
+ * and unmap, never around anything that sleeps.
+ */
+static DEFINE_SPINLOCK(pm_maps_lock);
+static LIST_HEAD(pm_maps);
+
 static unsigned long max_map_bytes = 4UL << 30;
 module_param(max_map_bytes, ulong, 0644);
 MODULE_PARM_DESC(max_map_bytes, "largest range one mapping may cover (default 4 GiB)");
@@ -46,6 +53,7 @@ struct peermap_ram_piece {
 	struct page **pages;
 	unsigned long npages;
 	struct peermap_dma_pages dma;
+	struct mm_struct *charged;	/* npages charged to its pinned_vm */
 	bool pinned;		/* unpin when released */
 	bool dirty;		/* the device may have written: dirty on unpin */
 };
@@ -60,8 +68,9 @@ struct pm_map {
 	const struct peermap_importer_ops *ops;
 	struct mm_struct *mm;		/* mmgrab()ed */
 	struct kref ref;		/* the importer's; each revoke in progress */
+	struct list_head node;		/* in pm_maps, under pm_maps_lock */
+	struct list_head chg_node;	/* peermap_routes_changed()'s, its mutex */
 	struct mmu_interval_notifier notifier;
-	bool notifier_live;
 	/* Serialises builds and the final unmap; protects dead, installs. */
 	struct mutex build_lock;
 	bool dead;
@@ -88,55 +97,102 @@ static struct pm_map *to_pm(struct peermap_mapping *map)
 	return container_of(map, struct pm_map, pub);
 }
 
-static void pieces_init(struct peermap_pieces *p)
+/* An empty resolution, for @client's DMA segment limits. */
+static void pieces_init(struct peermap_pieces *p, struct device *client)
 {
 	memset(p, 0, sizeof(*p));
 	INIT_LIST_HEAD(&p->ram);
 	INIT_LIST_HEAD(&p->peers);
+	p->max_seg = max_t(u64, dma_get_max_seg_size(client), PAGE_SIZE);
+	p->seg_mask = max_t(u64, dma_get_seg_boundary(client), PAGE_SIZE - 1);
 }
 
-/* The largest scatterlist segment @client takes, a page multiple. */
+/*
+ * The largest scatterlist entry to DMA-map for @client, a page multiple:
+ * within its segment limit and boundary, and within what one mapping may
+ * be (a bounce buffer slot run is 256 KiB with swiotlb, and cannot cross
+ * the boundary either).
+ */
 static unsigned int peermap_max_seg(struct device *client)
 {
-	return max_t(unsigned int, dma_get_max_seg_size(client) & PAGE_MASK,
-		     PAGE_SIZE);
+	u64 max = min_t(u64, dma_get_max_seg_size(client),
+			dma_max_mapping_size(client));
+	u64 mask = dma_get_seg_boundary(client);
+
+	if (mask < max)
+		max = mask + 1;
+	return max_t(u64, max & PAGE_MASK, PAGE_SIZE);
+}
+
+/* Bytes from @addr to the client's next segment boundary (0: 2^64). */
+static u64 to_boundary(const struct peermap_pieces *p, u64 addr)
+{
+	return p->seg_mask - (addr & p->seg_mask) + 1;
+}
+
+/* The most bytes a segment starting at @addr may hold. */
+static u64 seg_room(const struct peermap_pieces *p, u64 addr)
+{
+	u64 b = to_boundary(p, addr);
+
+	return b && b < p->max_seg ? b : p->max_seg;
+}
+
+static int pieces_grow(struct peermap_pieces *p)
+{
+	struct peermap_segment *segs;
+	unsigned int cap = p->cap ? 2 * p->cap : 8;
+
+	segs = kvmalloc_array(cap, sizeof(*segs), PEERMAP_GFP_USER);
+	if (!segs)
+		return -ENOMEM;
+	if (p->nsegs)
+		memcpy(segs, p->segs, p->nsegs * sizeof(*segs));
+	kvfree(p->segs);
+	p->segs = segs;
+	p->cap = cap;
+	return 0;
 }
 
 /*
  * Append a segment, merging it into the last one when it continues it with
- * the same flags: a contiguous object on one route is one segment.
+ * the same flags: a contiguous object on one route is one segment, within
+ * the client's dma_get_max_seg_size() and dma_get_seg_boundary().
  */
 int peermap_pieces_append(struct peermap_pieces *p, dma_addr_t addr, u64 len,
 			  u32 flags)
 {
-	struct peermap_segment *last, *segs;
-	unsigned int cap;
+	struct peermap_segment *last;
+	u64 room, n;
+	int ret;
 
-	if (p->nsegs) {
-		last = &p->segs[p->nsegs - 1];
-		if (last->flags == flags && last->addr + last->len == addr) {
-			last->len += len;
-			goto out;
-		}
-	}
-	if (p->nsegs == p->cap) {
-		cap = p->cap ? 2 * p->cap : 8;
-		segs = kvmalloc_array(cap, sizeof(*segs), GFP_KERNEL);
-		if (!segs)
-			return -ENOMEM;
-		if (p->nsegs)
-			memcpy(segs, p->segs, p->nsegs * sizeof(*segs));
-		kvfree(p->segs);
-		p->segs = segs;
-		p->cap = cap;
-	}
-	p->segs[p->nsegs++] = (struct peermap_segment) {
-		.addr = addr, .len = len, .flags = flags,
-	};
-out:
 	p->mapped += len;
 	if (flags & PEERMAP_SEG_FALLBACK)
 		p->fallback += len;
+	while (len) {
+		last = p->nsegs ? &p->segs[p->nsegs - 1] : NULL;
+		if (last && last->flags == flags && last->addr + last->len == addr) {
+			room = seg_room(p, last->addr) - last->len;
+			if (room) {
+				n = min(len, room);
+				last->len += n;
+				addr += n;
+				len -= n;
+				continue;
+			}
+		}
+		if (p->nsegs == p->cap) {
+			ret = pieces_grow(p);
+			if (ret)
+				return ret;
+		}
+		n = min(len, seg_room(p, addr));
+		p->segs[p->nsegs++] = (struct peermap_segment) {
+			.addr = addr, .len = n, .flags = flags,
+		};
+		addr += n;
+		len -= n;
+	}
 	return 0;
 }
 
@@ -156,12 +212,15 @@ int peermap_dma_pages_map(struct peermap_dma_pages *dp, struct device *client,
 
 	if (access & PEERMAP_ACCESS_WRITE)
 		flags |= PEERMAP_SEG_WRITE;
-	if (peermap_client_translated(client))
+	dp->translated = peermap_client_translated(client);
+	if (dp->translated)
 		flags |= PEERMAP_SEG_IOVA;
 	dp->dir = peermap_dir(access);
+	dp->at = p->mapped;
+	dp->len = len;
 	ret = sg_alloc_table_from_pages_segment(&dp->sgt, pages, npages, offset,
 						len, peermap_max_seg(client),
-						GFP_KERNEL);
+						PEERMAP_GFP_USER);
 	if (ret)
 		return ret;
 	ret = dma_map_sgtable(client, &dp->sgt, dp->dir, DMA_ATTR_SKIP_CPU_SYNC);
@@ -177,21 +236,71 @@ int peermap_dma_pages_map(struct peermap_dma_pages *dp, struct device *client,
 	return 0;
 }
 
-void peermap_dma_pages_sync(struct peermap_dma_pages *dp,
-			    struct device *client, bool for_device)
+/* Sync [addr, addr + len) of one DMA segment of @dp. */
+static void dma_pages_sync_one(struct peermap_dma_pages *dp,
+			       struct device *client, dma_addr_t addr, u64 len,
+			       bool for_device)
 {
-	if (for_device)
-		dma_sync_sgtable_for_device(client, &dp->sgt, dp->dir);
-	else
-		dma_sync_sgtable_for_cpu(client, &dp->sgt, dp->dir);
+	u64 n;
+
+	while (len) {
+		n = len;
+		/*
+		 * Behind an IOMMU one segment may join pages that are apart
+		 * in memory: the sync is done page by page there.
+		 */
+		if (dp->translated)
+			n = min_t(u64, len, PAGE_SIZE - offset_in_page(addr));
+		if (for_device)
+			dma_sync_single_for_device(client, addr, n, dp->dir);
+		else
+			dma_sync_single_for_cpu(client, addr, n, dp->dir);
+		addr += n;
+		len -= n;
+	}
 }
 
-/* The device is done: unmap (syncing for the CPU) and free the table. */
+/*
+ * Sync the bytes of @dp that fall in [at, at + len) of the mapping, and
+ * only those: with bounce buffers a sync copies, and copying more would
+ * bring stale bytes over newer ones.
+ */
+void peermap_dma_pages_sync(struct peermap_dma_pages *dp,
+			    struct device *client, u64 at, u64 len,
+			    bool for_device)
+{
+	u64 pos = dp->at, start, end;
+	struct scatterlist *sg;
+	int i;
+
+	if (!dp->mapped || at >= dp->at + dp->len || at + len <= dp->at)
+		return;
+	for_each_sgtable_dma_sg(&dp->sgt, sg, i) {
+		start = max(pos, at);
+		end = min(pos + sg_dma_len(sg), at + len);
+		if (start < end)
+			dma_pages_sync_one(dp, client,
+					   sg_dma_address(sg) + (start - pos),
+					   end - start, for_device);
+		pos += sg_dma_len(sg);
+		if (pos >= at + len)
+			break;
+	}
+}
+
+/*
+ * The device is done: unmap and free the table. No sync: the importer
+ * synced what its device wrote (peermap_sync_range_for_cpu()) before it
+ * let an invalidation or the unmap go on, and a sync now would copy a
+ * bounce buffer's stale bytes over newer CPU writes, or into pages
+ * already given back.
+ */
 void peermap_dma_pages_unmap(struct peermap_dma_pages *dp,
 			     struct device *client)
 {
 	if (dp->mapped)
-		dma_unmap_sgtable(client, &dp->sgt, dp->dir, 0);
+		dma_unmap_sgtable(client, &dp->sgt, dp->dir,
+				  DMA_ATTR_SKIP_CPU_SYNC);
 	dp->mapped = false;
 	sg_free_table(&dp->sgt);
 }
@@ -200,8 +309,35 @@ static void ram_piece_free(struct peermap_ram_piece *rp)
 {
 	if (rp->pinned)
 		unpin_user_pages_dirty_lock(rp->pages, rp->npages, rp->dirty);
+	if (rp->charged)
+		atomic64_sub(rp->npages, &rp->charged->pinned_vm);
 	kvfree(rp->pages);
 	kfree(rp);
+}
+
+/*
+ * Long-term pins count against the process's RLIMIT_MEMLOCK in
+ * mm->pinned_vm, as RDMA's ib_umem counts them (account_locked_vm()
+ * would take the mmap lock for writing, which the range walk holds for
+ * reading, and mm->locked_vm is mlock()'s).
+ */
+static int charge_pinned(struct pm_map *m, struct peermap_ram_piece *rp)
+{
+	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	s64 now = atomic64_add_return(rp->npages, &m->mm->pinned_vm);
+
+	if (now > limit && !capable(CAP_IPC_LOCK)) {
+		atomic64_sub(rp->npages, &m->mm->pinned_vm);
+		dev_info_ratelimited(m->pub.client,
+				     "%s[%d]: pinning %lu KiB more would pass RLIMIT_MEMLOCK (%lu KiB, %lld KiB pinned): raise it (ulimit -l) or map on demand\n",
+				     current->comm, task_pid_nr(current),
+				     rp->npages << (PAGE_SHIFT - 10),
+				     limit << (PAGE_SHIFT - 10),
+				     (now - rp->npages) << (PAGE_SHIFT - 10));
+		return -ENOMEM;
+	}
+	rp->charged = m->mm;
+	return 0;
 }
 
 static void reap_work_fn(struct work_struct *work)
@@ -243,7 +379,7 @@ static void pieces_release(struct pm_map *m, struct peermap_pieces *p, bool now)
 	if (!now && !list_empty(&m->reap))
 		queue_work(system_unbound_wq, &m->reap_work);
 	kvfree(p->segs);
-	pieces_init(p);
+	pieces_init(p, m->pub.client);
 }
 
 /* RAM of [start, end): pin it, or fault it (on demand), and DMA-map it. */
@@ -257,12 +393,12 @@ static int map_ram(struct pm_map *m, struct peermap_pieces *b,
 	long pinned;
 	int ret;
 
-	rp = kzalloc(sizeof(*rp), GFP_KERNEL);
+	rp = kzalloc(sizeof(*rp), GFP_KERNEL_ACCOUNT);
 	if (!rp)
 		return -ENOMEM;
 	list_add_tail(&rp->node, &b->ram);
 	rp->npages = (PAGE_ALIGN(end) - first) >> PAGE_SHIFT;
-	rp->pages = kvmalloc_array(rp->npages, sizeof(*rp->pages), GFP_KERNEL);
+	rp->pages = kvmalloc_array(rp->npages, sizeof(*rp->pages), PEERMAP_GFP_USER);
 	if (!rp->pages)
 		return -ENOMEM;
 
@@ -276,7 +412,7 @@ static int map_ram(struct pm_map *m, struct peermap_pieces *b,
 					 (write ? HMM_PFN_REQ_WRITE : 0),
 		};
 
-		pfns = kvmalloc_array(rp->npages, sizeof(*pfns), GFP_KERNEL);
+		pfns = kvmalloc_array(rp->npages, sizeof(*pfns), PEERMAP_GFP_USER);
 		if (!pfns)
 			return -ENOMEM;
 		range.hmm_pfns = pfns;
@@ -292,6 +428,9 @@ static int map_ram(struct pm_map *m, struct peermap_pieces *b,
 			rp->pages[i] = hmm_pfn_to_page(pfns[i]);
 		kvfree(pfns);
 	} else {
+		ret = charge_pinned(m, rp);
+		if (ret)
+			return ret;
 		pinned = pm_pin_user_pages_remote(m->mm, first, rp->npages,
 						  FOLL_LONGTERM | (write ? FOLL_WRITE : 0),
 						  rp->pages);
@@ -321,7 +460,7 @@ static int map_peer(struct pm_map *m, struct peermap_pieces *b,
 	struct peermap_p2p_req *req;
 	int ret;
 
-	req = kzalloc(sizeof(*req), GFP_KERNEL);
+	req = kzalloc(sizeof(*req), GFP_KERNEL_ACCOUNT);
 	if (!req) {
 		peermap_exporter_put(exp);
 		return -ENOMEM;
@@ -431,11 +570,12 @@ static int build(struct pm_map *m, struct peermap_pieces *b, unsigned long seq)
  */
 static int build_and_install(struct pm_map *m)
 {
+	struct peermap_p2p_req *req;
 	struct peermap_pieces b;
 	unsigned long seq, rseq;
 	int ret;
 
-	pieces_init(&b);
+	pieces_init(&b, m->pub.client);
 	seq = mmu_interval_read_begin(&m->notifier);
 	rseq = READ_ONCE(m->revoke_seq);
 	ret = build(m, &b, seq);
@@ -452,6 +592,8 @@ static int build_and_install(struct pm_map *m)
 	m->cur = b;
 	list_replace_init(&b.ram, &m->cur.ram);
 	list_replace_init(&b.peers, &m->cur.peers);
+	list_for_each_entry(req, &m->cur.peers, node)
+		req->pieces = NULL;	/* only p2p_map adds segments */
 	m->pub.segs = m->cur.segs;
 	m->pub.nsegs = m->cur.nsegs;
 	if (m->installs++)
@@ -528,42 +670,81 @@ bool peermap_mapping_valid(struct peermap_mapping *map)
 }
 EXPORT_SYMBOL_GPL(peermap_mapping_valid);
 
-/* Sync every RAM part of a valid mapping (RAM pieces, fallback pages). */
-static void pm_sync(struct peermap_mapping *map, bool for_device)
+/* Sync the RAM parts (RAM pieces, fallback pages) in [at, at + len). */
+static void pm_sync(struct peermap_mapping *map, u64 at, u64 len,
+		    bool for_device)
 {
 	struct pm_map *m = to_pm(map);
 	struct peermap_ram_piece *rp;
 	struct peermap_p2p_req *req;
 
+	if (at >= map->len || !len)
+		return;
+	len = min_t(u64, len, map->len - at);
 	list_for_each_entry(rp, &m->cur.ram, node)
-		peermap_dma_pages_sync(&rp->dma, map->client, for_device);
+		peermap_dma_pages_sync(&rp->dma, map->client, at, len, for_device);
 	list_for_each_entry(req, &m->cur.peers, node)
-		peermap_req_sync(req, for_device);
+		peermap_req_sync(req, at, len, for_device);
 }
 
 /**
- * peermap_sync_for_device() - make CPU writes visible to the device
+ * peermap_sync_range_for_device() - make CPU writes visible to the device
  * @map: a valid mapping
+ * @offset: first byte, from map->addr
+ * @len: bytes
  *
  * RAM is mapped with DMA_ATTR_SKIP_CPU_SYNC (ranges of several mappings
- * may overlap), so the importer syncs: for the device before it starts
- * DMA to the mapping, for the CPU after the device wrote it. No-ops on
- * cache-coherent platforms. Call while the mapping is valid and the
- * importer holds off its invalidate callback (as when it uses segs).
+ * may overlap) and unmapped without a sync, so the importer syncs: for
+ * the device what its device is about to read, for the CPU what its
+ * device wrote, before its invalidate callback returns. Only those bytes:
+ * with bounce buffers (swiotlb) a sync copies, and syncing bytes the
+ * device did not write would put stale bytes over newer CPU writes.
+ * No-ops on cache-coherent platforms without bounce buffers.
+ * Context: while the mapping is valid and the importer holds off its
+ * invalidate callback (as when it uses segs); does not sleep.
+ */
+void peermap_sync_range_for_device(struct peermap_mapping *map, u64 offset,
+				   u64 len)
+{
+	pm_sync(map, offset, len, true);
+}
+EXPORT_SYMBOL_GPL(peermap_sync_range_for_device);
+
+/**
+ * peermap_sync_range_for_cpu() - make device writes visible to the CPU
+ * @map: a valid mapping
+ * @offset: first byte the device wrote, from map->addr
+ * @len: bytes it wrote
+ *
+ * See peermap_sync_range_for_device().
+ */
+void peermap_sync_range_for_cpu(struct peermap_mapping *map, u64 offset,
+				u64 len)
+{
+	pm_sync(map, offset, len, false);
+}
+EXPORT_SYMBOL_GPL(peermap_sync_range_for_cpu);
+
+/**
+ * peermap_sync_for_device() - peermap_sync_range_for_device() of it all
+ * @map: a valid mapping
  */
 void peermap_sync_for_device(struct peermap_mapping *map)
 {
-	pm_sync(map, true);
+	pm_sync(map, 0, map->len, true);
 }
 EXPORT_SYMBOL_GPL(peermap_sync_for_device);
 
 /**
- * peermap_sync_for_cpu() - make device writes visible to the CPU
- * @map: a valid mapping; see peermap_sync_for_device()
+ * peermap_sync_for_cpu() - peermap_sync_range_for_cpu() of it all
+ * @map: a valid mapping
+ *
+ * With bounce buffers this copies every byte of the mapping back: only
+ * for importers whose device wrote all of it.
  */
 void peermap_sync_for_cpu(struct peermap_mapping *map)
 {
-	pm_sync(map, false);
+	pm_sync(map, 0, map->len, false);
 }
 EXPORT_SYMBOL_GPL(peermap_sync_for_cpu);
 
@@ -641,13 +822,25 @@ static bool pm_mni_invalidate(struct mmu_interval_notifier *mni,
 			      unsigned long cur_seq)
 {
 	struct pm_map *m = container_of(mni, struct pm_map, notifier);
+	bool cares = (m->pub.flags & PEERMAP_MAP_ONDEMAND) || pinned_cares(range);
 
-	if (mmu_notifier_range_blockable(range))
+	if (mmu_notifier_range_blockable(range)) {
 		mutex_lock(&m->lock);
-	else if (!mutex_trylock(&m->lock))
-		return false;
+	} else {
+		/*
+		 * The OOM reaper or process_mrelease(): nothing here may
+		 * sleep, and telling the importer to stop may. Say "not
+		 * now" when there is something to tear down; exit() will.
+		 */
+		if (!mutex_trylock(&m->lock))
+			return false;
+		if (cares && m->valid) {
+			mutex_unlock(&m->lock);
+			return false;
+		}
+	}
 	mmu_interval_set_seq(mni, cur_seq);
-	if ((m->pub.flags & PEERMAP_MAP_ONDEMAND) || pinned_cares(range))
+	if (cares)
 		invalidate_locked(m, reason_of(range));
 	mutex_unlock(&m->lock);
 	return true;
@@ -661,6 +854,9 @@ static void pm_map_release(struct kref *ref)
 {
 	struct pm_map *m = container_of(ref, struct pm_map, ref);
 
+	spin_lock(&pm_maps_lock);
+	list_del(&m->node);
+	spin_unlock(&pm_maps_lock);
 	flush_work(&m->reap_work);
 	reap_work_fn(&m->reap_work);
 	mmdrop(m->mm);
@@ -715,7 +911,7 @@ struct peermap_mapping *peermap_map(struct device *client,
 	if (end > TASK_SIZE_MAX)
 		return ERR_PTR(-EFAULT);
 
-	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	m = kzalloc(sizeof(*m), GFP_KERNEL_ACCOUNT);
 	if (!m)
 		return ERR_PTR(-ENOMEM);
 	m->pub.client = get_device(client);
@@ -730,19 +926,27 @@ struct peermap_mapping *peermap_map(struct device *client,
 	kref_init(&m->ref);
 	mutex_init(&m->build_lock);
 	mutex_init(&m->lock);
-	pieces_init(&m->cur);
+	pieces_init(&m->cur, client);
 	spin_lock_init(&m->reap_lock);
 	INIT_LIST_HEAD(&m->reap);
 	INIT_WORK(&m->reap_work, reap_work_fn);
+	spin_lock(&pm_maps_lock);
+	list_add_tail(&m->node, &pm_maps);
+	spin_unlock(&pm_maps_lock);
 
-	ret = mmu_interval_notifier_insert(&m->notifier, mm, addr & PAGE_MASK,
-					   PAGE_ALIGN(end) - (addr & PAGE_MASK),
-					   &pm_mni_ops);
+	/* The notifier needs an address space with users. */
+	ret = mmget_not_zero(mm) ? 0 : -ESRCH;
+	if (!ret) {
+		ret = mmu_interval_notifier_insert(&m->notifier, mm,
+						   addr & PAGE_MASK,
+						   PAGE_ALIGN(end) - (addr & PAGE_MASK),
+						   &pm_mni_ops);
+		mmput(mm);
+	}
 	if (ret) {
 		kref_put(&m->ref, pm_map_release);
 		return ERR_PTR(ret);
 	}
-	m->notifier_live = true;
 	ret = peermap_remap(&m->pub);
 	if (ret) {
 		peermap_unmap(&m->pub);
@@ -769,8 +973,7 @@ void peermap_unmap(struct peermap_mapping *map)
 	mutex_lock(&m->build_lock);
 	m->dead = true;
 	mutex_unlock(&m->build_lock);
-	if (m->notifier_live)
-		mmu_interval_notifier_remove(&m->notifier);
+	mmu_interval_notifier_remove(&m->notifier);
 	mutex_lock(&m->lock);
 	WRITE_ONCE(m->valid, false);
 	pieces_release(m, &m->cur, true);
@@ -780,6 +983,43 @@ void peermap_unmap(struct peermap_mapping *map)
 	kref_put(&m->ref, pm_map_release);
 }
 EXPORT_SYMBOL_GPL(peermap_unmap);
+
+/* Serialises peermap_routes_changed(): protects pm_map.chg_node. */
+static DEFINE_MUTEX(pm_routes_changed_lock);
+
+/**
+ * peermap_routes_changed() - routes may answer differently now
+ *
+ * After an administrator's setting (deny, trust, ...) or a change of the
+ * fabric the core was told of: every mapping holding peer memory is
+ * invalidated (PEERMAP_INVAL_ROUTE), and every mapping being built starts
+ * over, so the next use resolves its route again (and a denied pair gets
+ * -EREMOTEIO). When this returns, no importer uses a peer address the old
+ * settings gave.
+ * Context: process context, may sleep.
+ */
+void peermap_routes_changed(void)
+{
+	struct pm_map *m, *tmp;
+	LIST_HEAD(todo);
+
+	mutex_lock(&pm_routes_changed_lock);
+	spin_lock(&pm_maps_lock);
+	list_for_each_entry(m, &pm_maps, node)
+		if (kref_get_unless_zero(&m->ref))
+			list_add_tail(&m->chg_node, &todo);
+	spin_unlock(&pm_maps_lock);
+	list_for_each_entry_safe(m, tmp, &todo, chg_node) {
+		mutex_lock(&m->lock);
+		m->revoke_seq++;	/* a build in progress starts over */
+		if (!list_empty(&m->cur.peers))
+			invalidate_locked(m, PEERMAP_INVAL_ROUTE);
+		mutex_unlock(&m->lock);
+		list_del(&m->chg_node);
+		kref_put(&m->ref, pm_map_release);
+	}
+	mutex_unlock(&pm_routes_changed_lock);
+}
 
 /* --- exporter side: revocation ------------------------------------------ */
 
@@ -791,6 +1031,7 @@ void peermap_revocable_init(struct peermap_revocable *rv)
 {
 	spin_lock_init(&rv->lock);
 	INIT_LIST_HEAD(&rv->reqs);
+	mutex_init(&rv->revoke_lock);
 }
 EXPORT_SYMBOL_GPL(peermap_revocable_init);
 
@@ -839,24 +1080,38 @@ void peermap_req_detach(struct peermap_p2p_req *req)
  * p2p_unmap is called. A mapping being built at the same time is built
  * again. The exporter first makes p2p_map refuse the memory (or answer
  * -EAGAIN while it moves it), then calls this; when it returns no importer
- * uses the old addresses.
+ * uses the old addresses. Revokes of one object run one at a time, so
+ * this holds whichever of several concurrent revokers returns first; each
+ * revokes the pieces attached when it starts, not those mapped after
+ * (under the exporter's new state).
  * Context: process context, may sleep; no exporter lock that p2p_unmap
- * takes may be held.
+ * takes, nor one held around p2p_map, may be held.
  */
 void peermap_revoke(struct peermap_revocable *rv, unsigned int why)
 {
 	struct peermap_p2p_req *req;
+	LIST_HEAD(todo);
 	struct pm_map *m;
 
 	might_sleep();
+	/*
+	 * One revoke at a time per object: a second revoker waits here until
+	 * the first one's importers stopped, so whichever returns, none of
+	 * them still uses the old addresses.
+	 */
+	mutex_lock(&rv->revoke_lock);
+	/*
+	 * The pieces attached now, once: pieces attached later were mapped
+	 * under the exporter's new state, and importers that keep mapping
+	 * again cannot keep this loop going.
+	 */
+	spin_lock(&rv->lock);
+	list_splice_init(&rv->reqs, &todo);
 	for (;;) {
-		spin_lock(&rv->lock);
-		req = list_first_entry_or_null(&rv->reqs, struct peermap_p2p_req,
+		req = list_first_entry_or_null(&todo, struct peermap_p2p_req,
 					       rv_node);
-		if (!req) {
-			spin_unlock(&rv->lock);
+		if (!req)
 			break;
-		}
 		/*
 		 * Attached means its mapping is not freed yet (teardown
 		 * detaches under this lock first): a reference is safe.
@@ -871,6 +1126,9 @@ void peermap_revoke(struct peermap_revocable *rv, unsigned int why)
 		invalidate_locked(m, why);
 		mutex_unlock(&m->lock);
 		kref_put(&m->ref, pm_map_release);
+		spin_lock(&rv->lock);
 	}
+	spin_unlock(&rv->lock);
+	mutex_unlock(&rv->revoke_lock);
 }
 EXPORT_SYMBOL_GPL(peermap_revoke);

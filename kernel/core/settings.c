@@ -190,6 +190,9 @@ static int settings_update(const char *val, bool trust)
 out:
 	mutex_unlock(&settings_lock);
 	kfree(buf);
+	/* Live peer mappings follow the new settings (deny takes effect). */
+	if (!ret)
+		peermap_routes_changed();
 	return ret;
 }
 

@@ -40,7 +40,8 @@ TRACE_EVENT(peermap_invalidate,
 				   { PEERMAP_INVAL_UNMAP, "unmap" },
 				   { PEERMAP_INVAL_PROTECT, "protect" },
 				   { PEERMAP_INVAL_CHANGE, "change" },
-				   { PEERMAP_INVAL_EXIT, "exit" }))
+				   { PEERMAP_INVAL_EXIT, "exit" },
+				   { PEERMAP_INVAL_ROUTE, "route" }))
 );
 
 TRACE_EVENT(peermap_fallback,

@@ -153,7 +153,7 @@ static struct pmbar_sysmem *pmbar_sysmem_alloc(u64 size)
 	unsigned long i, n = size >> PAGE_SHIFT;
 	struct pmbar_sysmem *mem;
 
-	mem = kvzalloc(struct_size(mem, pages, n), GFP_KERNEL);
+	mem = kvzalloc(struct_size(mem, pages, n), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!mem)
 		return NULL;
 	kref_init(&mem->ref);
@@ -279,7 +279,7 @@ static long pmbar_alloc(struct pmbar_file *pf, void __user *arg)
 				     req.size, (u64)bdev->bar_size);
 		return req.size ? -E2BIG : -EINVAL;
 	}
-	obj = kzalloc(sizeof(*obj), GFP_KERNEL);
+	obj = kzalloc(sizeof(*obj), GFP_KERNEL_ACCOUNT);
 	if (!obj)
 		return -ENOMEM;
 	kref_init(&obj->ref);
@@ -673,7 +673,7 @@ static int pmbar_p2p_map(struct vm_area_struct *vma, unsigned long start,
 	      (start - vma->vm_start);
 	if (off >= obj->size || len > obj->size - off)
 		return -EINVAL;
-	peer = kzalloc(sizeof(*peer), GFP_KERNEL);
+	peer = kzalloc(sizeof(*peer), GFP_KERNEL_ACCOUNT);
 	if (!peer)
 		return -ENOMEM;
 

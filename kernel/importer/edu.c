@@ -74,8 +74,6 @@ struct pmedu_side {
 	u64 gen;			/* of the cursor below */
 	unsigned int si;		/* segment index ... */
 	u64 soff;			/* ... and offset in it, for pos */
-	u64 synced_gen;			/* synced for the device in it */
-	bool synced;
 };
 
 static DEFINE_IDA(pmedu_ida);
@@ -116,7 +114,7 @@ static struct pmedu_reg *pmedu_reg_create(struct pmedu_dev *edev, u64 addr,
 	struct peermap_mapping *map;
 	struct pmedu_reg *reg;
 
-	reg = kzalloc(sizeof(*reg), GFP_KERNEL);
+	reg = kzalloc(sizeof(*reg), GFP_KERNEL_ACCOUNT);
 	if (!reg)
 		return ERR_PTR(-ENOMEM);
 	kref_init(&reg->ref);
@@ -260,16 +258,7 @@ static struct peermap_segment *pmedu_side_seg(struct pmedu_side *s, u64 *off)
 	return &map->segs[s->si];
 }
 
-/* Under edev->lock with the mapping valid. */
-static void pmedu_side_sync(struct pmedu_side *s)
-{
-	if (s->synced && s->synced_gen == s->reg->gen)
-		return;
-	peermap_sync_for_device(s->reg->map);
-	s->synced = true;
-	s->synced_gen = s->reg->gen;
-}
-
+/* Under edev->lock with the mapping valid (map->segs is read). */
 static void pmedu_side_advance(struct pmedu_side *s, u32 n)
 {
 	struct peermap_mapping *map = s->reg->map;
@@ -311,33 +300,34 @@ static int pmedu_run(struct pmedu_dev *edev, struct pmedu_side *src,
 			mutex_unlock(&edev->lock);
 			continue;	/* invalidated meanwhile */
 		}
-		/* Once per copy and per re-map: CPU writes reach the device. */
-		pmedu_side_sync(src);
-		pmedu_side_sync(dst);
 		sseg = pmedu_side_seg(src, &soff);
 		dseg = pmedu_side_seg(dst, &doff);
 		n = min3((u64)EDU_XFER_MAX, sseg->len - soff, dseg->len - doff);
 		n = min_t(u64, n, len - done);
+		/*
+		 * The bytes of this chunk only: CPU writes reach the device
+		 * before it reads, its writes reach the CPU before the lock
+		 * (and so an invalidation) lets go. Bytes beside them are
+		 * not synced, so newer CPU writes there stay.
+		 */
+		peermap_sync_range_for_device(src->reg->map, src->pos, n);
 		ret = edu_xfer(edev, sseg->addr + soff, EDU_BUF, n, false);
 		if (!ret)
 			ret = edu_xfer(edev, EDU_BUF, dseg->addr + doff, n, true);
-		if (!ret)
+		peermap_sync_range_for_cpu(dst->reg->map, dst->pos, n);
+		if (!ret) {
 			edev->stats.chunks++;
+			pmedu_side_advance(src, n);
+			pmedu_side_advance(dst, n);
+		}
 		mutex_unlock(&edev->lock);
 		if (ret)
 			return ret;
-		pmedu_side_advance(src, n);
-		pmedu_side_advance(dst, n);
 		done += n;
 		/* Between chunks no DMA is in flight: safe to stop. */
 		if (done < len && fatal_signal_pending(current))
 			return -EINTR;
 	}
-	/* The device's writes reach the CPU (gone with the mapping if not). */
-	mutex_lock(&edev->lock);
-	if (peermap_mapping_valid(dst->reg->map))
-		peermap_sync_for_cpu(dst->reg->map);
-	mutex_unlock(&edev->lock);
 	return 0;
 }
 
@@ -409,8 +399,14 @@ static long pmedu_segments(struct pmedu_dev *edev, void __user *arg)
 	struct peermap_mapping *map;
 	unsigned int i, n = 0, cap = 0;
 	struct pmedu_reg *reg;
+	bool show_addr;
 	long ret = 0;
 
+	/*
+	 * DMA addresses are physical addresses where no IOMMU translates:
+	 * only for those who may read /proc/pid/pagemap's frame numbers.
+	 */
+	show_addr = capable(CAP_SYS_ADMIN);
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;
 	if (req.access & ~(PEERMAP_ACCESS_READ | PEERMAP_ACCESS_WRITE))
@@ -432,7 +428,7 @@ static long pmedu_segments(struct pmedu_dev *edev, void __user *arg)
 			n = map->nsegs;
 			for (i = 0; i < n; i++)
 				segs[i] = (struct peermap_seg) {
-					.addr = map->segs[i].addr,
+					.addr = show_addr ? map->segs[i].addr : 0,
 					.len = map->segs[i].len,
 					.flags = map->segs[i].flags,
 				};
@@ -442,7 +438,8 @@ static long pmedu_segments(struct pmedu_dev *edev, void __user *arg)
 		cap = map->nsegs;
 		mutex_unlock(&edev->lock);
 		kvfree(segs);
-		segs = kvmalloc_array(max(cap, 1U), sizeof(*segs), GFP_KERNEL);
+		segs = kvmalloc_array(max(cap, 1U), sizeof(*segs),
+				      GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 		if (!segs) {
 			ret = -ENOMEM;
 			goto out;
@@ -478,17 +475,26 @@ static long pmedu_register(struct pmedu_dev *edev, struct file *file,
 	if (IS_ERR(reg))
 		return PTR_ERR(reg);
 	reg->file = file;
-	ret = xa_alloc(&edev->regs_xa, &id, reg, xa_limit_31b, GFP_KERNEL);
+	ret = xa_alloc(&edev->regs_xa, &id, reg, xa_limit_31b, GFP_KERNEL_ACCOUNT);
 	if (ret) {
 		pmedu_reg_put(reg);
 		return ret;
 	}
 	reg->id = id;
+	/*
+	 * remove() may have dropped the registrations while this one was
+	 * being mapped: it must not wait for this file to be closed. Either
+	 * it cleared regs first and this sees it, or its drop sees the entry.
+	 */
+	mutex_lock(&edev->lock);
+	if (!edev->regs)
+		ret = -ENODEV;
+	mutex_unlock(&edev->lock);
 	req.id = id;
-	if (copy_to_user(arg, &req, sizeof(req))) {
+	if (ret || copy_to_user(arg, &req, sizeof(req))) {
 		if (xa_cmpxchg(&edev->regs_xa, id, reg, NULL, 0) == reg)
 			pmedu_reg_put(reg);
-		return -EFAULT;
+		return ret ?: -EFAULT;
 	}
 	return 0;
 }

@@ -9,6 +9,7 @@
 
 #include <linux/list.h>
 #include <linux/mm_types.h>
+#include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/types.h>
 #include <uapi/peermap/peermap.h>
@@ -68,6 +69,10 @@ struct peermap_mapping *peermap_map(struct device *client,
 				    void *priv);
 int peermap_remap(struct peermap_mapping *map);
 bool peermap_mapping_valid(struct peermap_mapping *map);
+void peermap_sync_range_for_device(struct peermap_mapping *map, u64 offset,
+				   u64 len);
+void peermap_sync_range_for_cpu(struct peermap_mapping *map, u64 offset,
+				u64 len);
 void peermap_sync_for_device(struct peermap_mapping *map);
 void peermap_sync_for_cpu(struct peermap_mapping *map);
 void peermap_mapping_stats(struct peermap_mapping *map,
@@ -84,6 +89,7 @@ void peermap_unmap(struct peermap_mapping *map);
 struct peermap_revocable {
 	spinlock_t lock;		/* protects reqs */
 	struct list_head reqs;		/* peermap_p2p_req.rv_node */
+	struct mutex revoke_lock;	/* one peermap_revoke() at a time */
 };
 
 struct peermap_pieces;

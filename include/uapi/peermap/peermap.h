@@ -43,6 +43,7 @@ struct peermap_seg {
 #define PEERMAP_INVAL_PROTECT	4	/* mprotect of the range */
 #define PEERMAP_INVAL_CHANGE	5	/* pages changed (COW, migration) */
 #define PEERMAP_INVAL_EXIT	6	/* the address space was torn down */
+#define PEERMAP_INVAL_ROUTE	7	/* a route setting changed (deny, trust) */
 
 /* --- core: /dev/peermap ------------------------------------------------ */
 
