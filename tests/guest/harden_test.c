@@ -389,7 +389,12 @@ static void second_revoker_waits_for_the_first(void)
 		policy_revoke_fn(&second);
 		pthread_join(first.t, NULL);
 		EXPECT(!first.err && !second.err, "policy: %d %d", first.err, second.err);
-		if (second.end < first.end) {
+		/*
+		 * The first returns to user space a moment after its revoke
+		 * lets the second go: early means by more than that, while
+		 * the chunk in flight (200 ms) still held the first.
+		 */
+		if (second.end < first.end - 0.02) {
 			early++;
 			printf("#   round %d: the second revoker returned %.0f ms before the first\n",
 			       round, (first.end - second.end) * 1e3);
