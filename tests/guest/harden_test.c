@@ -52,19 +52,6 @@ static int stress_seconds(void)
 	return n > 0 ? n : 1;
 }
 
-/* Write @s into the file @path; 0 or -errno. */
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY), err = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
-		err = -errno;
-	close(fd);
-	return err;
-}
-
 /* --- many revokers of one object at once -------------------------------- */
 
 #define REGION		(16 * 1024)
@@ -317,29 +304,17 @@ static double now_s(void)
 
 struct long_copy {
 	pthread_t t;
-	void *dst;
-	const void *src;
-	size_t len;
-	int err;
+	struct edu_copy_job job;
 };
-
-static void *long_copy_fn(void *arg)
-{
-	struct long_copy *lc = arg;
-
-	lc->err = pm_edu_copy(edu, lc->dst, lc->src, lc->len);
-	return NULL;
-}
 
 /* Start copying @len bytes of RAM into @o; returns once chunks flow. */
 static int long_copy_start(struct long_copy *lc, struct pm_obj *o, size_t len)
 {
 	uint64_t c0 = edu_chunks(edu);
 
-	lc->len = len;
-	lc->dst = o->cpu;
-	lc->src = ram(len);
-	if (!lc->src || pthread_create(&lc->t, NULL, long_copy_fn, lc))
+	lc->job = (struct edu_copy_job){ .fd = edu, .dst = o->cpu, .len = len,
+					 .src = ram(len) };
+	if (!lc->job.src || pthread_create(&lc->t, NULL, edu_copy_thread, &lc->job))
 		return -1;
 	edu_wait_chunks(edu, c0 + 2);
 	return 0;
@@ -348,7 +323,7 @@ static int long_copy_start(struct long_copy *lc, struct pm_obj *o, size_t len)
 static void long_copy_end(struct long_copy *lc)
 {
 	pthread_join(lc->t, NULL);
-	munmap((void *)lc->src, lc->len);
+	munmap((void *)lc->job.src, lc->job.len);
 }
 
 struct revoker {
@@ -402,7 +377,7 @@ static void second_revoker_waits_for_the_first(void)
 		usleep(50000);
 	}
 	long_copy_end(&lc);
-	EXPECT(!lc.err, "copy: %s", strerror(-lc.err));
+	EXPECT(!lc.job.err, "copy: %s", strerror(-lc.job.err));
 	EXPECT(!early, "%d of 5 second revokers returned while the first still waited", early);
 	pm_obj_free(&o);
 }
@@ -439,11 +414,11 @@ static void revoke_ends_while_importers_map_again(void)
 			longest = took;
 	}
 	printf("# the longest of 5 revokes took %.0f ms while two %zu KiB copies went on\n",
-	       longest * 1e3, lc[0].len >> 10);
+	       longest * 1e3, lc[0].job.len >> 10);
 	long_copy_end(&lc[0]);
 	long_copy_end(&lc[1]);
-	EXPECT(!err && !lc[0].err && !lc[1].err, "policy %d, copies %d %d", err,
-	       lc[0].err, lc[1].err);
+	EXPECT(!err && !lc[0].job.err && !lc[1].job.err, "policy %d, copies %d %d",
+	       err, lc[0].job.err, lc[1].job.err);
 	EXPECT(longest < 2.0, "a revoke lasted %.1f s: it followed the importers' re-maps",
 	       longest);
 	pm_obj_free(&o);

@@ -378,28 +378,13 @@ static void evict_gives_fallback_and_restore_returns(void)
 	munmap(r, 65536);
 }
 
-struct copy_job {
-	void *dst;
-	const void *src;
-	size_t len;
-	int err;
-};
-
-static void *copy_thread(void *arg)
-{
-	struct copy_job *j = arg;
-
-	j->err = pm_edu_copy(edu, j->dst, j->src, j->len);
-	return NULL;
-}
-
 /* Evict and restore the source while a long copy reads it. */
 static void evict_during_long_copy(void)
 {
 	size_t len = 64 * 1024;
 	unsigned char *r = ram(len + 2 * PAGE);
 	struct peermap_edu_stats s0, s1;
-	struct copy_job j;
+	struct edu_copy_job j;
 	struct pm_obj o;
 	pthread_t t;
 	uint64_t c0;
@@ -411,8 +396,8 @@ static void evict_during_long_copy(void)
 	memset(r, FILLER, len + 2 * PAGE);
 	pm_edu_stats(edu, &s0);
 	c0 = s0.chunks;
-	j = (struct copy_job){ .dst = r + PAGE, .src = o.cpu, .len = len };
-	ASSERT(!pthread_create(&t, NULL, copy_thread, &j), "thread");
+	j = (struct edu_copy_job){ .fd = edu, .dst = r + PAGE, .src = o.cpu, .len = len };
+	ASSERT(!pthread_create(&t, NULL, edu_copy_thread, &j), "thread");
 	edu_wait_chunks(edu, c0 + 3);
 	err = pm_obj_evict(&o);
 	EXPECT(!err, "evict mid-copy: %s", strerror(-err));
@@ -440,7 +425,7 @@ static void evict_destination_during_long_copy(void)
 {
 	size_t len = 32 * 1024;
 	unsigned char *r = ram(len);
-	struct copy_job j;
+	struct edu_copy_job j;
 	struct pm_obj o;
 	pthread_t t;
 	uint64_t c0 = edu_chunks(edu);
@@ -449,8 +434,8 @@ static void evict_destination_during_long_copy(void)
 	ASSERT(!pm_obj_alloc(&bar, len + 2 * PAGE, &o), "alloc");
 	fill(r, len, 29);
 	memset(o.cpu, FILLER, o.size);
-	j = (struct copy_job){ .dst = (char *)o.cpu + PAGE, .src = r, .len = len };
-	ASSERT(!pthread_create(&t, NULL, copy_thread, &j), "thread");
+	j = (struct edu_copy_job){ .fd = edu, .dst = (char *)o.cpu + PAGE, .src = r, .len = len };
+	ASSERT(!pthread_create(&t, NULL, edu_copy_thread, &j), "thread");
 	edu_wait_chunks(edu, c0 + 3);
 	EXPECT(!pm_obj_evict(&o), "evict");
 	pthread_join(t, NULL);

@@ -23,6 +23,7 @@
 
 #include "harness.h"
 #include "peermap.h"
+#include "util.h"
 
 #define NOBODY		65534
 #define MAX_DEVS	48
@@ -141,18 +142,6 @@ static int cached_routes(void)
 		lines += c == '\n';
 	fclose(f);
 	return lines;
-}
-
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY), err = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
-		err = -errno;
-	close(fd);
-	return err;
 }
 
 static int flush_cache(void)

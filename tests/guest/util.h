@@ -6,8 +6,11 @@
 #ifndef PEERMAP_GUEST_UTIL_H
 #define PEERMAP_GUEST_UTIL_H
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -84,6 +87,36 @@ static inline void edu_wait_chunks(int fd, uint64_t target)
 
 	for (i = 0; i < 20000 && edu_chunks(fd) < target; i++)
 		usleep(1000);
+}
+
+/* A copy run by a thread: pthread_create(&t, NULL, edu_copy_thread, &job). */
+struct edu_copy_job {
+	int fd;			/* the importer */
+	void *dst;
+	const void *src;
+	size_t len;
+	int err;		/* its answer */
+};
+
+static inline void *edu_copy_thread(void *arg)
+{
+	struct edu_copy_job *j = arg;
+
+	j->err = pm_edu_copy(j->fd, j->dst, j->src, j->len);
+	return NULL;
+}
+
+/* Write @s into the file @path (sysfs, debugfs); 0 or -errno. */
+static inline int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
+		err = -errno;
+	close(fd);
+	return err;
 }
 
 #endif
