@@ -69,6 +69,7 @@ struct peermap_dma_pages {
 	u64 at;				/* first byte's offset in the mapping */
 	u64 len;			/* bytes */
 	bool translated;		/* by an IOMMU: sync page by page */
+	bool need_sync;			/* dma_need_sync() of some segment */
 	bool mapped;			/* dma_map_sgtable() succeeded */
 };
 

@@ -228,6 +228,8 @@ int peermap_dma_pages_map(struct peermap_dma_pages *dp, struct device *client,
 		return ret;
 	dp->mapped = true;
 	for_each_sgtable_dma_sg(&dp->sgt, sg, i) {
+		/* Coherent and not bounced: syncs need not walk the table. */
+		dp->need_sync |= dma_need_sync(client, sg_dma_address(sg));
 		ret = peermap_pieces_append(p, sg_dma_address(sg),
 					    sg_dma_len(sg), flags);
 		if (ret)
@@ -273,7 +275,8 @@ void peermap_dma_pages_sync(struct peermap_dma_pages *dp,
 	struct scatterlist *sg;
 	int i;
 
-	if (!dp->mapped || at >= dp->at + dp->len || at + len <= dp->at)
+	if (!dp->mapped || !dp->need_sync || at >= dp->at + dp->len ||
+	    at + len <= dp->at)
 		return;
 	for_each_sgtable_dma_sg(&dp->sgt, sg, i) {
 		start = max(pos, at);
@@ -305,12 +308,23 @@ void peermap_dma_pages_unmap(struct peermap_dma_pages *dp,
 	sg_free_table(&dp->sgt);
 }
 
-static void ram_piece_free(struct peermap_ram_piece *rp)
+/*
+ * The piece leaves its mapping: its pins stop counting against the limit
+ * now, not when the reap work gets to them, or a mapping resolved again
+ * at once would be charged twice.
+ */
+static void ram_piece_uncharge(struct peermap_ram_piece *rp)
 {
-	if (rp->pinned)
-		unpin_user_pages_dirty_lock(rp->pages, rp->npages, rp->dirty);
 	if (rp->charged)
 		atomic64_sub(rp->npages, &rp->charged->pinned_vm);
+	rp->charged = NULL;
+}
+
+static void ram_piece_free(struct peermap_ram_piece *rp)
+{
+	ram_piece_uncharge(rp);
+	if (rp->pinned)
+		unpin_user_pages_dirty_lock(rp->pages, rp->npages, rp->dirty);
 	kvfree(rp->pages);
 	kfree(rp);
 }
@@ -367,6 +381,7 @@ static void pieces_release(struct pm_map *m, struct peermap_pieces *p, bool now)
 		peermap_req_release(req);
 	list_for_each_entry_safe(rp, ptmp, &p->ram, node) {
 		peermap_dma_pages_unmap(&rp->dma, m->pub.client);
+		ram_piece_uncharge(rp);
 		list_del(&rp->node);
 		if (now) {
 			ram_piece_free(rp);
@@ -688,15 +703,17 @@ static void pm_sync(struct peermap_mapping *map, u64 at, u64 len,
 }
 
 /**
- * peermap_sync_range_for_device() - make CPU writes visible to the device
+ * peermap_sync_range_for_device() - hand bytes to the device
  * @map: a valid mapping
  * @offset: first byte, from map->addr
  * @len: bytes
  *
  * RAM is mapped with DMA_ATTR_SKIP_CPU_SYNC (ranges of several mappings
  * may overlap) and unmapped without a sync, so the importer syncs: for
- * the device what its device is about to read, for the CPU what its
- * device wrote, before its invalidate callback returns. Only those bytes:
+ * the device what its device is about to access (CPU writes reach it; on
+ * non-coherent platforms no dirty line is later written back over what
+ * it writes), for the CPU what its device wrote, before its invalidate
+ * callback returns. Only those bytes:
  * with bounce buffers (swiotlb) a sync copies, and syncing bytes the
  * device did not write would put stale bytes over newer CPU writes.
  * No-ops on cache-coherent platforms without bounce buffers.
@@ -1085,7 +1102,8 @@ void peermap_req_detach(struct peermap_p2p_req *req)
  * revokes the pieces attached when it starts, not those mapped after
  * (under the exporter's new state).
  * Context: process context, may sleep; no exporter lock that p2p_unmap
- * takes, nor one held around p2p_map, may be held.
+ * takes, nor one held around p2p_map, may be held. The caller keeps @rv
+ * alive (p2p_unmap may drop the exporter's other references meanwhile).
  */
 void peermap_revoke(struct peermap_revocable *rv, unsigned int why)
 {

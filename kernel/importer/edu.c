@@ -311,10 +311,13 @@ static int pmedu_run(struct pmedu_dev *edev, struct pmedu_side *src,
 		 * not synced, so newer CPU writes there stay.
 		 */
 		peermap_sync_range_for_device(src->reg->map, src->pos, n);
+		peermap_sync_range_for_device(dst->reg->map, dst->pos, n);
 		ret = edu_xfer(edev, sseg->addr + soff, EDU_BUF, n, false);
-		if (!ret)
+		if (!ret) {
 			ret = edu_xfer(edev, EDU_BUF, dseg->addr + doff, n, true);
-		peermap_sync_range_for_cpu(dst->reg->map, dst->pos, n);
+			/* Also after a timeout: part of it may have landed. */
+			peermap_sync_range_for_cpu(dst->reg->map, dst->pos, n);
+		}
 		if (!ret) {
 			edev->stats.chunks++;
 			pmedu_side_advance(src, n);
