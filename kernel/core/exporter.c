@@ -168,12 +168,18 @@ int peermap_req_add_bar(struct peermap_p2p_req *req, struct pci_dev *provider,
 					     pci_bus_address(provider, bar) + offset,
 					     len, flags);
 
-	iova = kzalloc(sizeof(*iova), GFP_KERNEL);
+	iova = kzalloc(sizeof(*iova), GFP_KERNEL_ACCOUNT);
 	if (!iova)
 		return -ENOMEM;
+	/*
+	 * MMIO has no CPU cache to sync. And while an invalidated mapping
+	 * waits for its teardown, the importer may already map the same
+	 * bytes again: DMA-API debug would call that overlapping cachelines
+	 * unless told no sync is done.
+	 */
 	addr = dma_map_resource(req->client,
 				pci_resource_start(provider, bar) + offset, len,
-				dir, 0);
+				dir, DMA_ATTR_SKIP_CPU_SYNC);
 	if (dma_mapping_error(req->client, addr)) {
 		dev_warn(req->client, "IOMMU mapping of %s BAR%d +%#llx (%llu bytes) failed\n",
 			 pci_name(provider), bar, offset, len);
@@ -259,7 +265,7 @@ void peermap_req_release(struct peermap_p2p_req *req)
 	}
 	list_for_each_entry_safe(iova, tmp, &req->iovas, node) {
 		dma_unmap_resource(req->client, iova->addr, iova->len,
-				   iova->dir, 0);
+				   iova->dir, DMA_ATTR_SKIP_CPU_SYNC);
 		list_del(&iova->node);
 		kfree(iova);
 	}

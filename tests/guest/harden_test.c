@@ -78,6 +78,7 @@ struct storm {
 	struct pm_obj obj;
 	void *alias;			/* a second CPU mapping of obj */
 	int copiers;
+	int unbinding;			/* the device goes: no CPU reads of obj */
 	volatile int stop;
 	/* policy, evict+restore, mprotect, then each copier's rounds */
 	unsigned long iters[REVOKERS + MAX_COPIERS];
@@ -126,7 +127,7 @@ static void *storm_copier(void *arg)
 			storm_fail(st, 0, err, "copy RAM -> object");
 			continue;
 		}
-		bad = differ(dev, REGION, seed);
+		bad = st->unbinding ? 0 : differ(dev, REGION, seed);
 		if (bad)
 			storm_fail(st, bad, 0, "object after a peer write");
 		memset(back, 0, REGION);
@@ -194,7 +195,7 @@ static void *storm_mprotect(void *arg)
 	return NULL;
 }
 
-static int storm_start(struct storm *st, int copiers)
+static int storm_start(struct storm *st, int copiers, int unbinding)
 {
 	void *(*revokers[REVOKERS])(void *) = { storm_policy, storm_mover,
 						storm_mprotect };
@@ -203,6 +204,7 @@ static int storm_start(struct storm *st, int copiers)
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_init(&st->lock, NULL);
 	st->copiers = copiers;
+	st->unbinding = unbinding;
 	pm_edu_stats(edu, &st->s0);
 	if (pm_obj_alloc(&bar, copiers * REGION, &st->obj))
 		return -1;
@@ -250,7 +252,7 @@ static void revokers_storm(int copiers)
 	static struct storm st;
 	int i;
 
-	ASSERT(!storm_start(&st, copiers), "storm setup: %s", strerror(errno));
+	ASSERT(!storm_start(&st, copiers, 0), "storm setup: %s", strerror(errno));
 	sleep(2 * stress_seconds());
 	storm_stop(&st);
 	EXPECT(!st.bad, "%lu bytes wrong after copies under revokers", st.bad);
@@ -274,13 +276,15 @@ static void revokers_storm_two_copiers_keep_bytes(void)
  * The same storm, and the exporter's driver unbound in the middle of it:
  * every actor ends (copies fail with ENODEV, nothing hangs), the object is
  * gone, and the kernel reports nothing (vm-run fails on any report).
+ * Copies are checked through the RAM they copy back only: a CPU read of
+ * the removed object is SIGBUS, as it should be.
  */
 static void revokers_storm_then_unbind(void)
 {
 	struct peermap_bar_obj_info oi;
 	static struct storm st;
 
-	ASSERT(!storm_start(&st, MAX_COPIERS), "storm setup: %s", strerror(errno));
+	ASSERT(!storm_start(&st, MAX_COPIERS, 1), "storm setup: %s", strerror(errno));
 	edu_wait_chunks(edu, st.s0.chunks + 6);
 	EXPECT(!write_file("/sys/bus/pci/drivers/peermap_bar/unbind", bar.info.pci_name),
 	       "unbind %s", bar.info.pci_name);
