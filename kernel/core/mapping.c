@@ -674,9 +674,10 @@ EXPORT_SYMBOL_GPL(peermap_remap);
  * peermap_mapping_valid() - may the importer use the segments now?
  * @map: from peermap_map()
  *
- * True until an invalidation starts. An importer checks it with the lock
- * its invalidate callback takes held, so the segments cannot go away
- * while its DMA runs.
+ * An importer checks it with the lock its invalidate callback takes
+ * held, so the segments cannot go away while its DMA runs.
+ * Context: any; does not sleep.
+ * Return: true from install until an invalidation starts.
  */
 bool peermap_mapping_valid(struct peermap_mapping *map)
 {
