@@ -879,17 +879,12 @@ static const struct test removal[] = {
 
 int main(int argc, char **argv)
 {
-	int err;
-
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	err = pm_bar_open(0, &bar);
-	if (err) {
-		printf("Bail out! /dev/peermap-bar0: %s\n", strerror(-err));
+	edu = open_bar0_edu0(&bar);
+	if (edu < 0)
 		return 1;
-	}
-	edu = pm_edu_open(0);
-	if (edu < 0 || pm_node_pci_name("peermap-edu0", edu_name, sizeof(edu_name))) {
-		printf("Bail out! /dev/peermap-edu0: %s\n", strerror(-edu));
+	if (pm_node_pci_name("peermap-edu0", edu_name, sizeof(edu_name))) {
+		printf("Bail out! the PCI name of peermap-edu0\n");
 		return 1;
 	}
 	if (argc > 1 && !strcmp(argv[1], "removal"))

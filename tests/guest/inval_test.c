@@ -931,20 +931,11 @@ static const struct test removal[] = {
 
 int main(int argc, char **argv)
 {
-	int err;
-
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	err = pm_bar_open(0, &bar);
-	if (err) {
-		printf("Bail out! /dev/peermap-bar0: %s\n", strerror(-err));
+	edu = open_bar0_edu0(&bar);
+	if (edu < 0)
 		return 1;
-	}
 	have_bar1 = !pm_bar_open(1, &bar1);
-	edu = pm_edu_open(0);
-	if (edu < 0) {
-		printf("Bail out! /dev/peermap-edu0: %s\n", strerror(-edu));
-		return 1;
-	}
 	if (argc > 1 && !strcmp(argv[1], "removal"))
 		return run_tests(removal, 1, 1, argv);
 	return run_tests(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
