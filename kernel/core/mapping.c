@@ -197,6 +197,60 @@ int peermap_pieces_append(struct peermap_pieces *p, dma_addr_t addr, u64 len,
 }
 
 /*
+ * Fill @sgt with @len bytes of @pages, the first at byte @offset of
+ * pages[0]: physically contiguous pages join one entry of at most @max
+ * bytes that never crosses a multiple of @mask + 1, the client's segment
+ * boundary, which sg_alloc_table_from_pages_segment() does not know (a
+ * merged entry across it is a DMA-API violation for an untranslated
+ * client). Two passes: count, then fill.
+ */
+static int pages_to_sgt(struct sg_table *sgt, struct page **pages,
+			unsigned long offset, u64 len, u64 max, u64 mask)
+{
+	struct scatterlist *sg = NULL;
+	unsigned int n, pass, off, cur_off = 0;
+	struct page *cur_page = NULL;
+	phys_addr_t cur = 0, phys;
+	u64 left, cur_len, chunk;
+	unsigned long i;
+	int ret;
+
+	for (pass = 0; pass < 2; pass++) {
+		n = 0;
+		cur_len = 0;
+		off = offset;
+		for (i = 0, left = len; left; i++, left -= chunk, off = 0) {
+			chunk = min_t(u64, left, PAGE_SIZE - off);
+			phys = page_to_phys(pages[i]) + off;
+			if (cur_len && cur + cur_len == phys &&
+			    cur_len + chunk <= max &&
+			    (cur & ~mask) == ((phys + chunk - 1) & ~mask)) {
+				cur_len += chunk;
+				continue;
+			}
+			if (cur_len && pass) {
+				sg_set_page(sg, cur_page, cur_len, cur_off);
+				sg = sg_next(sg);
+			}
+			n += !!cur_len;
+			cur = phys;
+			cur_len = chunk;
+			cur_page = pages[i];
+			cur_off = off;
+		}
+		if (pass) {
+			sg_set_page(sg, cur_page, cur_len, cur_off);
+			break;
+		}
+		ret = sg_alloc_table(sgt, n + 1, PEERMAP_GFP_USER);
+		if (ret)
+			return ret;
+		sg = sgt->sgl;
+	}
+	return 0;
+}
+
+/*
  * DMA-map @len bytes of @pages (the first at byte @offset of pages[0]) for
  * @client and append them as segments with @flags, plus the write and
  * IOVA flags @access and the client give. On error, whatever was done is
@@ -218,9 +272,8 @@ int peermap_dma_pages_map(struct peermap_dma_pages *dp, struct device *client,
 	dp->dir = peermap_dir(access);
 	dp->at = p->mapped;
 	dp->len = len;
-	ret = sg_alloc_table_from_pages_segment(&dp->sgt, pages, npages, offset,
-						len, peermap_max_seg(client),
-						PEERMAP_GFP_USER);
+	ret = pages_to_sgt(&dp->sgt, pages, offset, len, peermap_max_seg(client),
+			   dma_get_seg_boundary(client));
 	if (ret)
 		return ret;
 	ret = dma_map_sgtable(client, &dp->sgt, dp->dir, DMA_ATTR_SKIP_CPU_SYNC);
