@@ -215,7 +215,6 @@ int peermap_req_add_pages(struct peermap_p2p_req *req, struct page **pages,
 			  u64 offset, u64 len)
 {
 	unsigned long first = offset >> PAGE_SHIFT;
-	unsigned long n = (PAGE_ALIGN(offset + len) >> PAGE_SHIFT) - first;
 	struct peermap_sgt *s;
 	int ret;
 
@@ -228,7 +227,7 @@ int peermap_req_add_pages(struct peermap_p2p_req *req, struct page **pages,
 	list_add_tail(&s->node, &req->sgts);
 	ret = peermap_dma_pages_map(&s->dma, req->client, req->access,
 				    PEERMAP_SEG_FALLBACK, req->pieces,
-				    pages + first, n, offset & ~PAGE_MASK, len);
+				    pages + first, offset & ~PAGE_MASK, len);
 	if (ret)
 		return ret;
 	trace_peermap_fallback(req->client, req->exp->name, len);

@@ -85,8 +85,7 @@ int peermap_pieces_append(struct peermap_pieces *p, dma_addr_t addr, u64 len,
 			  u32 flags);
 int peermap_dma_pages_map(struct peermap_dma_pages *dp, struct device *client,
 			  u32 access, u32 flags, struct peermap_pieces *p,
-			  struct page **pages, unsigned long npages,
-			  unsigned long offset, u64 len);
+			  struct page **pages, unsigned long offset, u64 len);
 void peermap_dma_pages_sync(struct peermap_dma_pages *dp,
 			    struct device *client, u64 at, u64 len,
 			    bool for_device);

@@ -258,8 +258,7 @@ static int pages_to_sgt(struct sg_table *sgt, struct page **pages,
  */
 int peermap_dma_pages_map(struct peermap_dma_pages *dp, struct device *client,
 			  u32 access, u32 flags, struct peermap_pieces *p,
-			  struct page **pages, unsigned long npages,
-			  unsigned long offset, u64 len)
+			  struct page **pages, unsigned long offset, u64 len)
 {
 	struct scatterlist *sg;
 	int ret, i;
@@ -515,8 +514,7 @@ static int map_ram(struct pm_map *m, struct peermap_pieces *b,
 	}
 
 	return peermap_dma_pages_map(&rp->dma, client, m->pub.access, 0, b,
-				     rp->pages, rp->npages, start - first,
-				     end - start);
+				     rp->pages, start - first, end - start);
 }
 
 /* Ask the exporter of @vma for [start, end); consumes the @exp reference. */
