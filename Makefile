@@ -56,9 +56,15 @@ $(B)/guest/bin/pm-bench: tests/bench/bench.c tests/kmod/pm_bench.h $(LIB_SRC) $(
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) -static -pthread $(INC) -Itests/kmod $< $(LIB_SRC) -o $@
 
-$(B)/guest/bin/pm-%: tests/guest/%.c tests/guest/harness.h tests/guest/util.h $(LIB_SRC) $(LIB_HDR)
+# The in-guest tests use the kernel's kselftest harness (tests/guest/harness.h),
+# a system header here; its FIXTURE_SETUP/TEARDOWN define global functions.
+GUEST_WARN := $(WARN) -Wno-missing-prototypes
+$(B)/ksft/kselftest_harness.h: scripts/ksft-harness
+	@scripts/ksft-harness $(@D)
+
+$(B)/guest/bin/pm-%: tests/guest/%.c tests/guest/harness.h tests/guest/util.h $(B)/ksft/kselftest_harness.h $(LIB_SRC) $(LIB_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(WARN) $(CFLAGS) -static -pthread $(INC) -Itests/guest -Itests/kmod $< $(LIB_SRC) -o $@
+	$(CC) $(CSTD) $(GUEST_WARN) $(CFLAGS) -static -pthread $(INC) -Itests/guest -isystem $(B)/ksft -Itests/kmod $< $(LIB_SRC) -o $@
 
 $(B)/guest/bin/peermap: $(CLI_SRC) $(CLI_HDR) $(LIB_SRC) $(LIB_HDR)
 	@mkdir -p $(@D)

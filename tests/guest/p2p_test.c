@@ -3,9 +3,12 @@
  * In-guest tests of the first end-to-end path: the segments an importer
  * gets (route, flags, merging, sub-ranges), object lifetime, and every bad
  * input of the exporter's and importer's ABI getting its documented errno.
- * Copies themselves are driven by `peermap copy` from tests/vm/10-copy.t.
+ * Copies themselves are driven by `peermap copy` from tests/vm/20-copy.t.
  *
- * Environment: PM_EXPECT_ADDR=bus|iova, how the topology reaches the peer.
+ * Fixtures: "p2p" opens the first exporter and importer; "peer_address"
+ * too, for the tests whose answer depends on how the client reaches the
+ * peer, in two variants (bus address, IOVA): the one the topology does not
+ * use (TOPO_EXPECT_P2P_ADDR) is skipped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,9 +25,58 @@
 
 #define PAGE	4096UL
 
-static struct pm_bar bar;
-static int edu;
-static int expect_iova;
+FIXTURE(p2p) {
+	struct pm_bar bar;
+	int edu;
+};
+
+FIXTURE_SETUP(p2p)
+{
+	pm_open_devices(_metadata, &self->bar, &self->edu);
+}
+
+FIXTURE_TEARDOWN(p2p)
+{
+	close(self->edu);
+	pm_bar_close(&self->bar);
+}
+
+FIXTURE(peer_address) {
+	struct pm_bar bar;
+	int edu;
+};
+
+FIXTURE_VARIANT(peer_address) {
+	const char *kind;	/* TOPO_EXPECT_P2P_ADDR of the topologies it fits */
+	bool iova;
+};
+
+FIXTURE_VARIANT_ADD(peer_address, bus) {
+	.kind = "bus",
+	.iova = false,
+};
+
+FIXTURE_VARIANT_ADD(peer_address, iova) {
+	.kind = "iova",
+	.iova = true,
+};
+
+FIXTURE_SETUP(peer_address)
+{
+	char kind[32];
+
+	pm_topo("EXPECT_P2P_ADDR", kind, sizeof(kind));
+	if (strcmp(kind, variant->kind))
+		SKIP(return, "this topology reaches the peer by %s address",
+		     kind[0] ? kind : "an unknown");
+	pm_open_devices(_metadata, &self->bar, &self->edu);
+}
+
+FIXTURE_TEARDOWN(peer_address)
+{
+	close(self->edu);
+	pm_bar_close(&self->bar);
+}
 
 /* An address range with nothing mapped: reserved, then unmapped. */
 static void *hole(size_t len)
@@ -50,7 +102,7 @@ static void *ram(size_t len, int prot)
 	return p;
 }
 
-static int copy_raw(uint64_t dst, uint64_t src, uint64_t len, uint32_t flags)
+static int copy_raw(int edu, uint64_t dst, uint64_t src, uint64_t len, uint32_t flags)
 {
 	struct peermap_edu_copy c = {
 		.src = src, .dst = dst, .len = len, .flags = flags,
@@ -61,56 +113,49 @@ static int copy_raw(uint64_t dst, uint64_t src, uint64_t len, uint32_t flags)
 
 /* --- segments: what the importer's device gets ------------------------ */
 
-static void segments_object_is_one_segment(void)
+TEST_F(peer_address, segments_object_is_one_segment)
 {
 	struct peermap_seg *s;
 	struct pm_obj o;
 	unsigned int n;
 	int err;
 
-	ASSERT(!pm_obj_alloc(&bar, 1 << 20, &o), "alloc 1 MiB");
-	err = pm_edu_segments(edu, o.cpu, o.size, PEERMAP_ACCESS_READ, &s, &n);
-	EXPECT(!err, "segments: %s", strerror(-err));
+	ASSERT_TRUE(!pm_obj_alloc(&self->bar, 1 << 20, &o)) TH_LOG("alloc 1 MiB");
+	err = pm_edu_segments(self->edu, o.cpu, o.size, PEERMAP_ACCESS_READ, &s, &n);
+	EXPECT_TRUE(!err) TH_LOG("segments: %s", strerror(-err));
 	if (!err) {
-		EXPECT(n == 1, "%u segments for a contiguous object", n);
-		EXPECT(s[0].len == o.size, "length %llu", (unsigned long long)s[0].len);
-		EXPECT(s[0].flags & PEERMAP_SEG_PEER, "flags %#x", s[0].flags);
-		EXPECT(!(s[0].flags & PEERMAP_SEG_WRITE), "read-only asked, flags %#x",
-		       s[0].flags);
-		if (expect_iova) {
-			EXPECT(s[0].flags & PEERMAP_SEG_IOVA, "flags %#x", s[0].flags);
-			EXPECT(s[0].addr != bar.info.bar_bus_addr + o.mmap_offset,
-			       "IOVA %#llx is the bus address",
-			       (unsigned long long)s[0].addr);
+		EXPECT_TRUE(n == 1) TH_LOG("%u segments for a contiguous object", n);
+		EXPECT_TRUE(s[0].len == o.size) TH_LOG("length %llu", (unsigned long long)s[0].len);
+		EXPECT_TRUE(s[0].flags & PEERMAP_SEG_PEER) TH_LOG("flags %#x", s[0].flags);
+		EXPECT_TRUE(!(s[0].flags & PEERMAP_SEG_WRITE)) TH_LOG("read-only asked, flags %#x", s[0].flags);
+		if (variant->iova) {
+			EXPECT_TRUE(s[0].flags & PEERMAP_SEG_IOVA) TH_LOG("flags %#x", s[0].flags);
+			EXPECT_TRUE(s[0].addr != self->bar.info.bar_bus_addr + o.mmap_offset) TH_LOG("IOVA %#llx is the bus address", (unsigned long long)s[0].addr);
 		} else {
-			EXPECT(!(s[0].flags & PEERMAP_SEG_IOVA), "flags %#x", s[0].flags);
-			EXPECT(s[0].addr == bar.info.bar_bus_addr + o.mmap_offset,
-			       "address %#llx, bus address %#llx",
-			       (unsigned long long)s[0].addr,
-			       (unsigned long long)(bar.info.bar_bus_addr + o.mmap_offset));
+			EXPECT_TRUE(!(s[0].flags & PEERMAP_SEG_IOVA)) TH_LOG("flags %#x", s[0].flags);
+			EXPECT_TRUE(s[0].addr == self->bar.info.bar_bus_addr + o.mmap_offset) TH_LOG("address %#llx, bus address %#llx", (unsigned long long)s[0].addr, (unsigned long long)(self->bar.info.bar_bus_addr + o.mmap_offset));
 		}
 		free(s);
 	}
 	pm_obj_free(&o);
 }
 
-static void segments_write_access_is_writable(void)
+TEST_F(p2p, segments_write_access_is_writable)
 {
 	struct peermap_seg *s;
 	struct pm_obj o;
 	unsigned int n;
 	int err;
 
-	ASSERT(!pm_obj_alloc(&bar, 8192, &o), "alloc");
-	err = pm_edu_segments(edu, o.cpu, o.size, PEERMAP_ACCESS_WRITE, &s, &n);
-	EXPECT(!err && n == 1 && (s[0].flags & PEERMAP_SEG_WRITE),
-	       "err %d, %u segments", err, n);
+	ASSERT_TRUE(!pm_obj_alloc(&self->bar, 8192, &o)) TH_LOG("alloc");
+	err = pm_edu_segments(self->edu, o.cpu, o.size, PEERMAP_ACCESS_WRITE, &s, &n);
+	EXPECT_TRUE(!err && n == 1 && (s[0].flags & PEERMAP_SEG_WRITE)) TH_LOG("err %d, %u segments", err, n);
 	if (!err)
 		free(s);
 	pm_obj_free(&o);
 }
 
-static void segments_subrange_of_object(void)
+TEST_F(peer_address, segments_subrange_of_object)
 {
 	struct pm_obj a, o;
 	struct peermap_seg *s;
@@ -118,24 +163,25 @@ static void segments_subrange_of_object(void)
 	int err;
 
 	/* The second object sits at a non-zero offset in the BAR. */
-	ASSERT(!pm_obj_alloc(&bar, PAGE, &a), "alloc first");
-	if (pm_obj_alloc(&bar, 65536, &o)) {
+	ASSERT_TRUE(!pm_obj_alloc(&self->bar, PAGE, &a)) TH_LOG("alloc first");
+	if (pm_obj_alloc(&self->bar, 65536, &o)) {
 		pm_obj_free(&a);
-		ASSERT(0, "alloc second");
+		ASSERT_TRUE(0) TH_LOG("alloc second");
 	}
-	EXPECT(o.mmap_offset != 0, "second object at offset 0");
-	err = pm_edu_segments(edu, (char *)o.cpu + 4102, 10000,
+	EXPECT_TRUE(o.mmap_offset != 0) TH_LOG("second object at offset 0");
+	err = pm_edu_segments(self->edu, (char *)o.cpu + 4102, 10000,
 			      PEERMAP_ACCESS_READ, &s, &n);
-	EXPECT(!err && n == 1, "err %d, %u segments", err, n);
+	EXPECT_TRUE(!err && n == 1) TH_LOG("err %d, %u segments", err, n);
 	if (!err) {
-		EXPECT(s[0].len == 10000, "length %llu", (unsigned long long)s[0].len);
-		if (!expect_iova)
-			EXPECT(s[0].addr == bar.info.bar_bus_addr + o.mmap_offset + 4102,
-			       "address %#llx", (unsigned long long)s[0].addr);
-		else
-			EXPECT((s[0].addr & (PAGE - 1)) == 4102 % PAGE,
-			       "IOVA %#llx keeps the offset in the page",
-			       (unsigned long long)s[0].addr);
+		EXPECT_TRUE(s[0].len == 10000) TH_LOG("length %llu", (unsigned long long)s[0].len);
+		if (!variant->iova) {
+			EXPECT_EQ(self->bar.info.bar_bus_addr + o.mmap_offset + 4102, s[0].addr)
+				TH_LOG("not the bus address");
+		} else {
+			EXPECT_EQ(4102 % PAGE, s[0].addr & (PAGE - 1))
+				TH_LOG("IOVA %#llx does not keep the offset in the page",
+				       (unsigned long long)s[0].addr);
+		}
 		free(s);
 	}
 	pm_obj_free(&o);
@@ -156,7 +202,7 @@ static int bounced(void)
 	return strstr(line, "swiotlb=force") != NULL;
 }
 
-static void segments_ram_cover_range(void)
+TEST_F(peer_address, segments_ram_cover_range)
 {
 	size_t len = 65536 - 7;
 	struct peermap_seg *s;
@@ -165,222 +211,213 @@ static void segments_ram_cover_range(void)
 	unsigned int n, i;
 	int err;
 
-	ASSERT(p, "ram");
-	err = pm_edu_segments(edu, p + 7, len, PEERMAP_ACCESS_READ, &s, &n);
-	EXPECT(!err, "segments: %s", strerror(-err));
+	ASSERT_TRUE(p) TH_LOG("ram");
+	err = pm_edu_segments(self->edu, p + 7, len, PEERMAP_ACCESS_READ, &s, &n);
+	EXPECT_TRUE(!err) TH_LOG("segments: %s", strerror(-err));
 	if (!err) {
 		for (i = 0; i < n; i++) {
 			sum += s[i].len;
-			EXPECT(!(s[i].flags & PEERMAP_SEG_PEER), "segment %u peer", i);
-			EXPECT(!!(s[i].flags & PEERMAP_SEG_IOVA) == expect_iova,
-			       "segment %u flags %#x", i, s[i].flags);
+			EXPECT_TRUE(!(s[i].flags & PEERMAP_SEG_PEER)) TH_LOG("segment %u peer", i);
+			EXPECT_TRUE(!!(s[i].flags & PEERMAP_SEG_IOVA) == variant->iova) TH_LOG("segment %u flags %#x", i, s[i].flags);
 		}
-		EXPECT(sum == len, "segments cover %llu of %zu bytes", sum, len);
+		EXPECT_TRUE(sum == len) TH_LOG("segments cover %llu of %zu bytes", sum, len);
 		/* A bounce buffer keeps no page offset (swiotlb slots). */
-		EXPECT(bounced() || (s[0].addr & (PAGE - 1)) == 7,
-		       "first address %#llx", (unsigned long long)s[0].addr);
+		EXPECT_TRUE(bounced() || (s[0].addr & (PAGE - 1)) == 7) TH_LOG("first address %#llx", (unsigned long long)s[0].addr);
 		free(s);
 	}
 	munmap(p, 65536);
 }
 
-static void segments_bad_access_einval(void)
+TEST_F(p2p, segments_bad_access_einval)
 {
 	struct peermap_edu_segments q = { .len = PAGE, .access = 0 };
 	unsigned char *p = ram(PAGE, PROT_READ | PROT_WRITE);
 
-	ASSERT(p, "ram");
+	ASSERT_TRUE(p) TH_LOG("ram");
 	q.addr = (uintptr_t)p;
-	EXPECT(ioctl(edu, PEERMAP_EDU_IOC_SEGMENTS, &q) && errno == EINVAL,
-	       "access 0: errno %d", errno);
+	EXPECT_TRUE(ioctl(self->edu, PEERMAP_EDU_IOC_SEGMENTS, &q) && errno == EINVAL) TH_LOG("access 0: errno %d", errno);
 	q.access = 1U << 7;
-	EXPECT(ioctl(edu, PEERMAP_EDU_IOC_SEGMENTS, &q) && errno == EINVAL,
-	       "unknown access bit: errno %d", errno);
+	EXPECT_TRUE(ioctl(self->edu, PEERMAP_EDU_IOC_SEGMENTS, &q) && errno == EINVAL) TH_LOG("unknown access bit: errno %d", errno);
 	munmap(p, PAGE);
 }
 
 /* --- importer: bad copy requests --------------------------------------- */
 
-static void copy_zero_length_einval(void)
+TEST_F(p2p, copy_zero_length_einval)
 {
 	unsigned char *p = ram(2 * PAGE, PROT_READ | PROT_WRITE);
 	int err;
 
-	ASSERT(p, "ram");
-	err = copy_raw((uintptr_t)p, (uintptr_t)p + PAGE, 0, 0);
-	EXPECT(err == -EINVAL, "got %d", err);
+	ASSERT_TRUE(p) TH_LOG("ram");
+	err = copy_raw(self->edu, (uintptr_t)p, (uintptr_t)p + PAGE, 0, 0);
+	EXPECT_TRUE(err == -EINVAL) TH_LOG("got %d", err);
 	munmap(p, 2 * PAGE);
 }
 
-static void copy_overflowing_range_eoverflow(void)
+TEST_F(p2p, copy_overflowing_range_eoverflow)
 {
 	unsigned char *p = ram(PAGE, PROT_READ | PROT_WRITE);
 	int err;
 
-	ASSERT(p, "ram");
-	err = copy_raw((uintptr_t)p, UINT64_MAX - 100, 200, 0);
-	EXPECT(err == -EOVERFLOW, "got %d", err);
+	ASSERT_TRUE(p) TH_LOG("ram");
+	err = copy_raw(self->edu, (uintptr_t)p, UINT64_MAX - 100, 200, 0);
+	EXPECT_TRUE(err == -EOVERFLOW) TH_LOG("got %d", err);
 	munmap(p, PAGE);
 }
 
-static void copy_too_large_e2big(void)
+TEST_F(p2p, copy_too_large_e2big)
 {
-	int err = copy_raw(0x10000000, 0x20000000, PEERMAP_EDU_COPY_MAX + 1, 0);
+	int err = copy_raw(self->edu, 0x10000000, 0x20000000, PEERMAP_EDU_COPY_MAX + 1, 0);
 
-	EXPECT(err == -E2BIG, "got %d", err);
+	EXPECT_TRUE(err == -E2BIG) TH_LOG("got %d", err);
 }
 
-static void copy_overlapping_einval(void)
-{
-	unsigned char *p = ram(2 * PAGE, PROT_READ | PROT_WRITE);
-	int err;
-
-	ASSERT(p, "ram");
-	err = copy_raw((uintptr_t)p + 100, (uintptr_t)p, PAGE, 0);
-	EXPECT(err == -EINVAL, "got %d", err);
-	munmap(p, 2 * PAGE);
-}
-
-static void copy_unknown_flags_einval(void)
+TEST_F(p2p, copy_overlapping_einval)
 {
 	unsigned char *p = ram(2 * PAGE, PROT_READ | PROT_WRITE);
 	int err;
 
-	ASSERT(p, "ram");
-	err = copy_raw((uintptr_t)p, (uintptr_t)p + PAGE, 16, 1U << 7);
-	EXPECT(err == -EINVAL, "got %d", err);
+	ASSERT_TRUE(p) TH_LOG("ram");
+	err = copy_raw(self->edu, (uintptr_t)p + 100, (uintptr_t)p, PAGE, 0);
+	EXPECT_TRUE(err == -EINVAL) TH_LOG("got %d", err);
 	munmap(p, 2 * PAGE);
 }
 
-static void copy_from_hole_efault(void)
+TEST_F(p2p, copy_unknown_flags_einval)
+{
+	unsigned char *p = ram(2 * PAGE, PROT_READ | PROT_WRITE);
+	int err;
+
+	ASSERT_TRUE(p) TH_LOG("ram");
+	err = copy_raw(self->edu, (uintptr_t)p, (uintptr_t)p + PAGE, 16, 1U << 7);
+	EXPECT_TRUE(err == -EINVAL) TH_LOG("got %d", err);
+	munmap(p, 2 * PAGE);
+}
+
+TEST_F(p2p, copy_from_hole_efault)
 {
 	unsigned char *p = ram(PAGE, PROT_READ | PROT_WRITE);
 	void *h = hole(4 * PAGE);
 	int err;
 
-	ASSERT(p && h, "setup");
-	err = pm_edu_copy(edu, p, h, 64);
-	EXPECT(err == -EFAULT, "got %d", err);
+	ASSERT_TRUE(p && h) TH_LOG("setup");
+	err = pm_edu_copy(self->edu, p, h, 64);
+	EXPECT_TRUE(err == -EFAULT) TH_LOG("got %d", err);
 	munmap(p, PAGE);
 }
 
-static void copy_prot_none_efault(void)
+TEST_F(p2p, copy_prot_none_efault)
 {
 	unsigned char *p = ram(2 * PAGE, PROT_READ | PROT_WRITE);
 	int err;
 
-	ASSERT(p, "ram");
+	ASSERT_TRUE(p) TH_LOG("ram");
 	mprotect(p + PAGE, PAGE, PROT_NONE);
-	err = pm_edu_copy(edu, p, p + PAGE, 64);
-	EXPECT(err == -EFAULT, "got %d", err);
+	err = pm_edu_copy(self->edu, p, p + PAGE, 64);
+	EXPECT_TRUE(err == -EFAULT) TH_LOG("got %d", err);
 	munmap(p, 2 * PAGE);
 }
 
-static void copy_past_object_end_efault(void)
+TEST_F(p2p, copy_past_object_end_efault)
 {
 	unsigned char *p = ram(4 * PAGE, PROT_READ | PROT_WRITE);
 	struct pm_obj o;
 	void *at;
 	int err;
 
-	ASSERT(p, "ram");
+	ASSERT_TRUE(p) TH_LOG("ram");
 	/* Place the object right before a hole, so the range runs into it. */
 	at = hole(4 * PAGE);
-	ASSERT(!pm_obj_alloc(&bar, 2 * PAGE, &o), "alloc");
+	ASSERT_TRUE(!pm_obj_alloc(&self->bar, 2 * PAGE, &o)) TH_LOG("alloc");
 	munmap(o.cpu, o.size);
 	o.cpu = mmap(at, o.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-		     bar.fd, (off_t)o.mmap_offset);
-	EXPECT(o.cpu == at, "remap at %p", at);
-	err = pm_edu_copy(edu, p, (char *)o.cpu + PAGE, 2 * PAGE);
-	EXPECT(err == -EFAULT, "got %d", err);
+		     self->bar.fd, (off_t)o.mmap_offset);
+	EXPECT_TRUE(o.cpu == at) TH_LOG("remap at %p", at);
+	err = pm_edu_copy(self->edu, p, (char *)o.cpu + PAGE, 2 * PAGE);
+	EXPECT_TRUE(err == -EFAULT) TH_LOG("got %d", err);
 	pm_obj_free(&o);
 	munmap(p, 4 * PAGE);
 }
 
-static void copy_to_readonly_ram_eacces(void)
+TEST_F(p2p, copy_to_readonly_ram_eacces)
 {
 	unsigned char *src = ram(PAGE, PROT_READ | PROT_WRITE);
 	unsigned char *dst = ram(PAGE, PROT_READ);
 	int err;
 
-	ASSERT(src && dst, "ram");
-	err = pm_edu_copy(edu, dst, src, 64);
-	EXPECT(err == -EACCES, "got %d", err);
+	ASSERT_TRUE(src && dst) TH_LOG("ram");
+	err = pm_edu_copy(self->edu, dst, src, 64);
+	EXPECT_TRUE(err == -EACCES) TH_LOG("got %d", err);
 	munmap(src, PAGE);
 	munmap(dst, PAGE);
 }
 
-static void copy_to_readonly_object_eacces(void)
+TEST_F(p2p, copy_to_readonly_object_eacces)
 {
 	unsigned char *src = ram(PAGE, PROT_READ | PROT_WRITE);
 	struct pm_obj o;
 	int err;
 
-	ASSERT(src, "ram");
-	ASSERT(!pm_obj_alloc(&bar, PAGE, &o), "alloc");
-	EXPECT(!mprotect(o.cpu, o.size, PROT_READ), "mprotect: %s", strerror(errno));
-	err = pm_edu_copy(edu, o.cpu, src, 64);
-	EXPECT(err == -EACCES, "got %d", err);
+	ASSERT_TRUE(src) TH_LOG("ram");
+	ASSERT_TRUE(!pm_obj_alloc(&self->bar, PAGE, &o)) TH_LOG("alloc");
+	EXPECT_TRUE(!mprotect(o.cpu, o.size, PROT_READ)) TH_LOG("mprotect: %s", strerror(errno));
+	err = pm_edu_copy(self->edu, o.cpu, src, 64);
+	EXPECT_TRUE(err == -EACCES) TH_LOG("got %d", err);
 	pm_obj_free(&o);
 	munmap(src, PAGE);
 }
 
-static void copy_foreign_pfnmap_efault(void)
+TEST_F(p2p, copy_foreign_pfnmap_efault)
 {
 	char path[96];
 	unsigned char *dst = ram(PAGE, PROT_READ | PROT_WRITE);
 	void *bar2;
 	int fd, err;
 
-	ASSERT(dst, "ram");
+	ASSERT_TRUE(dst) TH_LOG("ram");
 	/*
 	 * A VM_IO | VM_PFNMAP VMA of no peermap exporter: the device's
 	 * register BAR through sysfs (its memory BAR is claimed by the driver).
 	 */
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource%u",
-		 bar.info.pci_name, bar.info.bar_index ? 0 : 1);
+		 self->bar.info.pci_name, self->bar.info.bar_index ? 0 : 1);
 	fd = open(path, O_RDWR);
-	ASSERT(fd >= 0, "open %s: %s", path, strerror(errno));
+	ASSERT_TRUE(fd >= 0) TH_LOG("open %s: %s", path, strerror(errno));
 	bar2 = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
-	ASSERT(bar2 != MAP_FAILED, "mmap %s: %s", path, strerror(errno));
-	err = pm_edu_copy(edu, dst, bar2, 64);
-	EXPECT(err == -EFAULT, "got %d", err);
+	ASSERT_TRUE(bar2 != MAP_FAILED) TH_LOG("mmap %s: %s", path, strerror(errno));
+	err = pm_edu_copy(self->edu, dst, bar2, 64);
+	EXPECT_TRUE(err == -EFAULT) TH_LOG("got %d", err);
 	munmap(bar2, PAGE);
 	munmap(dst, PAGE);
 }
 
-static void importer_unknown_ioctl_enotty(void)
+TEST_F(p2p, importer_unknown_ioctl_enotty)
 {
-	EXPECT(ioctl(edu, _IO(PEERMAP_IOC_MAGIC, 0x7f)) && errno == ENOTTY,
-	       "errno %d", errno);
-	EXPECT(ioctl(bar.fd, _IO(PEERMAP_IOC_MAGIC, 0x7f)) && errno == ENOTTY,
-	       "errno %d", errno);
+	EXPECT_TRUE(ioctl(self->edu, _IO(PEERMAP_IOC_MAGIC, 0x7f)) && errno == ENOTTY) TH_LOG("errno %d", errno);
+	EXPECT_TRUE(ioctl(self->bar.fd, _IO(PEERMAP_IOC_MAGIC, 0x7f)) && errno == ENOTTY) TH_LOG("errno %d", errno);
 }
 
 /* --- exporter: objects and mmap ---------------------------------------- */
 
-static void alloc_zero_einval(void)
+TEST_F(p2p, alloc_zero_einval)
 {
 	struct peermap_bar_alloc a = { .size = 0 };
 
-	EXPECT(ioctl(bar.fd, PEERMAP_BAR_IOC_ALLOC, &a) && errno == EINVAL,
-	       "errno %d", errno);
+	EXPECT_TRUE(ioctl(self->bar.fd, PEERMAP_BAR_IOC_ALLOC, &a) && errno == EINVAL) TH_LOG("errno %d", errno);
 	a.size = PAGE;
 	a.flags = 1;
-	EXPECT(ioctl(bar.fd, PEERMAP_BAR_IOC_ALLOC, &a) && errno == EINVAL,
-	       "flags: errno %d", errno);
+	EXPECT_TRUE(ioctl(self->bar.fd, PEERMAP_BAR_IOC_ALLOC, &a) && errno == EINVAL) TH_LOG("flags: errno %d", errno);
 }
 
-static void alloc_bigger_than_bar_e2big(void)
+TEST_F(p2p, alloc_bigger_than_bar_e2big)
 {
-	struct peermap_bar_alloc a = { .size = bar.info.bar_size + 1 };
+	struct peermap_bar_alloc a = { .size = self->bar.info.bar_size + 1 };
 
-	EXPECT(ioctl(bar.fd, PEERMAP_BAR_IOC_ALLOC, &a) && errno == E2BIG,
-	       "errno %d", errno);
+	EXPECT_TRUE(ioctl(self->bar.fd, PEERMAP_BAR_IOC_ALLOC, &a) && errno == E2BIG) TH_LOG("errno %d", errno);
 }
 
-static void alloc_until_full_enospc(void)
+TEST_F(p2p, alloc_until_full_enospc)
 {
 	struct peermap_bar_alloc a;
 	struct peermap_bar_free f;
@@ -389,77 +426,74 @@ static void alloc_until_full_enospc(void)
 
 	/* Eighths of the BAR: at most 8 fit; the 9th must say ENOSPC. */
 	while (n < 64) {
-		a = (struct peermap_bar_alloc){ .size = bar.info.bar_size / 8 };
-		if (ioctl(bar.fd, PEERMAP_BAR_IOC_ALLOC, &a)) {
+		a = (struct peermap_bar_alloc){ .size = self->bar.info.bar_size / 8 };
+		if (ioctl(self->bar.fd, PEERMAP_BAR_IOC_ALLOC, &a)) {
 			err = errno;
 			break;
 		}
 		handles[n++] = a.handle;
 	}
-	EXPECT(err == ENOSPC, "errno %d after %d objects", err, n);
-	EXPECT(n <= 8, "%d eighths fit", n);
+	EXPECT_TRUE(err == ENOSPC) TH_LOG("errno %d after %d objects", err, n);
+	EXPECT_TRUE(n <= 8) TH_LOG("%d eighths fit", n);
 	for (i = 0; i < n; i++) {
 		f.handle = handles[i];
-		EXPECT(!ioctl(bar.fd, PEERMAP_BAR_IOC_FREE, &f), "free %d", i);
+		EXPECT_TRUE(!ioctl(self->bar.fd, PEERMAP_BAR_IOC_FREE, &f)) TH_LOG("free %d", i);
 	}
-	a = (struct peermap_bar_alloc){ .size = bar.info.bar_size / 8 };
-	EXPECT(!ioctl(bar.fd, PEERMAP_BAR_IOC_ALLOC, &a), "alloc after free: %d", errno);
+	a = (struct peermap_bar_alloc){ .size = self->bar.info.bar_size / 8 };
+	EXPECT_TRUE(!ioctl(self->bar.fd, PEERMAP_BAR_IOC_ALLOC, &a)) TH_LOG("alloc after free: %d", errno);
 	f.handle = a.handle;
-	ioctl(bar.fd, PEERMAP_BAR_IOC_FREE, &f);
+	ioctl(self->bar.fd, PEERMAP_BAR_IOC_FREE, &f);
 }
 
-static void free_unknown_and_twice_enoent(void)
+TEST_F(p2p, free_unknown_and_twice_enoent)
 {
 	struct peermap_bar_alloc a = { .size = PAGE };
 	struct peermap_bar_free f = { .handle = 123456789 };
 
-	EXPECT(ioctl(bar.fd, PEERMAP_BAR_IOC_FREE, &f) && errno == ENOENT,
-	       "unknown: errno %d", errno);
-	ASSERT(!ioctl(bar.fd, PEERMAP_BAR_IOC_ALLOC, &a), "alloc");
+	EXPECT_TRUE(ioctl(self->bar.fd, PEERMAP_BAR_IOC_FREE, &f) && errno == ENOENT) TH_LOG("unknown: errno %d", errno);
+	ASSERT_TRUE(!ioctl(self->bar.fd, PEERMAP_BAR_IOC_ALLOC, &a)) TH_LOG("alloc");
 	f.handle = a.handle;
-	EXPECT(!ioctl(bar.fd, PEERMAP_BAR_IOC_FREE, &f), "first free");
-	EXPECT(ioctl(bar.fd, PEERMAP_BAR_IOC_FREE, &f) && errno == ENOENT,
-	       "second free: errno %d", errno);
+	EXPECT_TRUE(!ioctl(self->bar.fd, PEERMAP_BAR_IOC_FREE, &f)) TH_LOG("first free");
+	EXPECT_TRUE(ioctl(self->bar.fd, PEERMAP_BAR_IOC_FREE, &f) && errno == ENOENT) TH_LOG("second free: errno %d", errno);
 }
 
-static void mmap_bad_requests_refused(void)
+TEST_F(p2p, mmap_bad_requests_refused)
 {
 	struct pm_obj o;
 	struct pm_bar other;
 	void *p;
 
-	ASSERT(!pm_obj_alloc(&bar, 2 * PAGE, &o), "alloc");
-	p = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, bar.fd,
+	ASSERT_TRUE(!pm_obj_alloc(&self->bar, 2 * PAGE, &o)) TH_LOG("alloc");
+	p = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, self->bar.fd,
 		 (off_t)o.mmap_offset);
-	EXPECT(p == MAP_FAILED && errno == EINVAL, "larger than object: errno %d", errno);
-	p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, bar.fd,
+	EXPECT_TRUE(p == MAP_FAILED && errno == EINVAL) TH_LOG("larger than object: errno %d", errno);
+	p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, self->bar.fd,
 		 (off_t)o.mmap_offset);
-	EXPECT(p == MAP_FAILED && errno == EINVAL, "smaller than object: errno %d", errno);
-	p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, bar.fd,
+	EXPECT_TRUE(p == MAP_FAILED && errno == EINVAL) TH_LOG("smaller than object: errno %d", errno);
+	p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, self->bar.fd,
 		 (off_t)o.mmap_offset);
-	EXPECT(p == MAP_FAILED && errno == EINVAL, "MAP_PRIVATE: errno %d", errno);
-	p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_EXEC, MAP_SHARED, bar.fd,
+	EXPECT_TRUE(p == MAP_FAILED && errno == EINVAL) TH_LOG("MAP_PRIVATE: errno %d", errno);
+	p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_EXEC, MAP_SHARED, self->bar.fd,
 		 (off_t)o.mmap_offset);
-	EXPECT(p == MAP_FAILED && errno == EPERM, "PROT_EXEC: errno %d", errno);
-	p = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, bar.fd,
+	EXPECT_TRUE(p == MAP_FAILED && errno == EPERM) TH_LOG("PROT_EXEC: errno %d", errno);
+	p = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, self->bar.fd,
 		 (off_t)(o.mmap_offset + PAGE));
-	EXPECT(p == MAP_FAILED && errno == ENOENT, "offset inside object: errno %d", errno);
-	p = mmap(NULL, 2 * PAGE, PROT_READ, MAP_SHARED, bar.fd,
+	EXPECT_TRUE(p == MAP_FAILED && errno == ENOENT) TH_LOG("offset inside object: errno %d", errno);
+	p = mmap(NULL, 2 * PAGE, PROT_READ, MAP_SHARED, self->bar.fd,
 		 (off_t)(o.mmap_offset + 1));
-	EXPECT(p == MAP_FAILED && errno == EINVAL, "unaligned offset: errno %d", errno);
-	EXPECT(mprotect(o.cpu, o.size, PROT_READ | PROT_EXEC) && errno == EACCES,
-	       "mprotect to exec: errno %d", errno);
+	EXPECT_TRUE(p == MAP_FAILED && errno == EINVAL) TH_LOG("unaligned offset: errno %d", errno);
+	EXPECT_TRUE(mprotect(o.cpu, o.size, PROT_READ | PROT_EXEC) && errno == EACCES) TH_LOG("mprotect to exec: errno %d", errno);
 	/* Another open file does not see this file's objects. */
 	if (!pm_bar_open(0, &other)) {
 		p = mmap(NULL, 2 * PAGE, PROT_READ, MAP_SHARED, other.fd,
 			 (off_t)o.mmap_offset);
-		EXPECT(p == MAP_FAILED && errno == ENOENT, "foreign offset: errno %d", errno);
+		EXPECT_TRUE(p == MAP_FAILED && errno == ENOENT) TH_LOG("foreign offset: errno %d", errno);
 		pm_bar_close(&other);
 	}
 	pm_obj_free(&o);
 }
 
-static void object_lives_while_mapped_after_free(void)
+TEST_F(p2p, object_lives_while_mapped_after_free)
 {
 	struct peermap_bar_free f;
 	unsigned char *dst = ram(PAGE, PROT_READ | PROT_WRITE);
@@ -467,64 +501,21 @@ static void object_lives_while_mapped_after_free(void)
 	struct pm_obj o;
 	int i, bad = 0, err;
 
-	ASSERT(dst, "ram");
-	ASSERT(!pm_obj_alloc(&bar, PAGE, &o), "alloc");
+	ASSERT_TRUE(dst) TH_LOG("ram");
+	ASSERT_TRUE(!pm_obj_alloc(&self->bar, PAGE, &o)) TH_LOG("alloc");
 	cpu = o.cpu;
 	for (i = 0; i < 256; i++)
 		cpu[i] = (unsigned char)(i ^ 0x5a);
 	f.handle = o.handle;
-	EXPECT(!ioctl(bar.fd, PEERMAP_BAR_IOC_FREE, &f), "free");
+	EXPECT_TRUE(!ioctl(self->bar.fd, PEERMAP_BAR_IOC_FREE, &f)) TH_LOG("free");
 	/* The handle is gone; the VMA still holds the object. */
-	err = pm_edu_copy(edu, dst, cpu, 256);
-	EXPECT(!err, "copy from a freed but mapped object: %d", err);
+	err = pm_edu_copy(self->edu, dst, cpu, 256);
+	EXPECT_TRUE(!err) TH_LOG("copy from a freed but mapped object: %d", err);
 	for (i = 0; i < 256; i++)
 		bad += dst[i] != (unsigned char)(i ^ 0x5a);
-	EXPECT(!bad, "%d bytes differ", bad);
+	EXPECT_TRUE(!bad) TH_LOG("%d bytes differ", bad);
 	munmap(cpu, o.size);
 	munmap(dst, PAGE);
 }
 
-static const struct test tests[] = {
-	T(segments_object_is_one_segment),
-	T(segments_write_access_is_writable),
-	T(segments_subrange_of_object),
-	T(segments_ram_cover_range),
-	T(segments_bad_access_einval),
-	T(copy_zero_length_einval),
-	T(copy_overflowing_range_eoverflow),
-	T(copy_too_large_e2big),
-	T(copy_overlapping_einval),
-	T(copy_unknown_flags_einval),
-	T(copy_from_hole_efault),
-	T(copy_prot_none_efault),
-	T(copy_past_object_end_efault),
-	T(copy_to_readonly_ram_eacces),
-	T(copy_to_readonly_object_eacces),
-	T(copy_foreign_pfnmap_efault),
-	T(importer_unknown_ioctl_enotty),
-	T(alloc_zero_einval),
-	T(alloc_bigger_than_bar_e2big),
-	T(alloc_until_full_enospc),
-	T(free_unknown_and_twice_enoent),
-	T(mmap_bad_requests_refused),
-	T(object_lives_while_mapped_after_free),
-};
-
-int main(int argc, char **argv)
-{
-	const char *e = getenv("PM_EXPECT_ADDR");
-	int err;
-
-	expect_iova = e && !strcmp(e, "iova");
-	err = pm_bar_open(0, &bar);
-	if (err) {
-		printf("Bail out! %s/peermap-bar0: %s\n", pm_dev_dir(), strerror(-err));
-		return 1;
-	}
-	edu = pm_edu_open(0);
-	if (edu < 0) {
-		printf("Bail out! %s/peermap-edu0: %s\n", pm_dev_dir(), strerror(-edu));
-		return 1;
-	}
-	return run_tests(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
-}
+TEST_HARNESS_MAIN

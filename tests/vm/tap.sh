@@ -16,6 +16,12 @@ ok() {
 	fi
 }
 
+# skip REASON DESCRIPTION: a check this topology or kernel cannot make.
+skip() {
+	_tap_n=$((_tap_n + 1))
+	echo "ok $_tap_n - $2 # SKIP $1"
+}
+
 # is GOT WANT DESCRIPTION
 is() {
 	[ "$1" = "$2" ]
