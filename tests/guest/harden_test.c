@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "legacy_harness.h"
 #include "peermap.h"
 #include "pm_limits.h"
 #include "util.h"

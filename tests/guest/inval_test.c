@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "legacy_harness.h"
 #include "peermap.h"
 #include "util.h"
 

@@ -21,7 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "legacy_harness.h"
 #include "peermap.h"
 #include "util.h"
 
