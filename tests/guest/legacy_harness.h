@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
-/* Transitional: the old harness, until every program is on kselftest. */
+ * Transitional: the old harness, until every program is on kselftest.
+ *
  * A small test harness for in-guest test programs, in the spirit of the
  * kselftest harness: one test per behaviour, named after it, TAP output.
  *
