@@ -127,13 +127,20 @@ TEST_F(peer_address, segments_object_is_one_segment)
 		EXPECT_TRUE(n == 1) TH_LOG("%u segments for a contiguous object", n);
 		EXPECT_TRUE(s[0].len == o.size) TH_LOG("length %llu", (unsigned long long)s[0].len);
 		EXPECT_TRUE(s[0].flags & PEERMAP_SEG_PEER) TH_LOG("flags %#x", s[0].flags);
-		EXPECT_TRUE(!(s[0].flags & PEERMAP_SEG_WRITE)) TH_LOG("read-only asked, flags %#x", s[0].flags);
+		EXPECT_TRUE(!(s[0].flags & PEERMAP_SEG_WRITE))
+			TH_LOG("read-only asked, flags %#x", s[0].flags);
 		if (variant->iova) {
 			EXPECT_TRUE(s[0].flags & PEERMAP_SEG_IOVA) TH_LOG("flags %#x", s[0].flags);
-			EXPECT_TRUE(s[0].addr != self->bar.info.bar_bus_addr + o.mmap_offset) TH_LOG("IOVA %#llx is the bus address", (unsigned long long)s[0].addr);
+			EXPECT_TRUE(s[0].addr != self->bar.info.bar_bus_addr + o.mmap_offset)
+				TH_LOG("IOVA %#llx is the bus address",
+				       (unsigned long long)s[0].addr);
 		} else {
-			EXPECT_TRUE(!(s[0].flags & PEERMAP_SEG_IOVA)) TH_LOG("flags %#x", s[0].flags);
-			EXPECT_TRUE(s[0].addr == self->bar.info.bar_bus_addr + o.mmap_offset) TH_LOG("address %#llx, bus address %#llx", (unsigned long long)s[0].addr, (unsigned long long)(self->bar.info.bar_bus_addr + o.mmap_offset));
+			EXPECT_TRUE(!(s[0].flags & PEERMAP_SEG_IOVA))
+				TH_LOG("flags %#x", s[0].flags);
+			EXPECT_TRUE(s[0].addr == self->bar.info.bar_bus_addr + o.mmap_offset)
+				TH_LOG("address %#llx, bus address %#llx",
+				       (unsigned long long)s[0].addr,
+				       (unsigned long long)(self->bar.info.bar_bus_addr + o.mmap_offset));
 		}
 		free(s);
 	}
@@ -149,7 +156,8 @@ TEST_F(p2p, segments_write_access_is_writable)
 
 	ASSERT_TRUE(!pm_obj_alloc(&self->bar, 8192, &o)) TH_LOG("alloc");
 	err = pm_edu_segments(self->edu, o.cpu, o.size, PEERMAP_ACCESS_WRITE, &s, &n);
-	EXPECT_TRUE(!err && n == 1 && (s[0].flags & PEERMAP_SEG_WRITE)) TH_LOG("err %d, %u segments", err, n);
+	EXPECT_TRUE(!err && n == 1 && (s[0].flags & PEERMAP_SEG_WRITE))
+		TH_LOG("err %d, %u segments", err, n);
 	if (!err)
 		free(s);
 	pm_obj_free(&o);
@@ -218,11 +226,13 @@ TEST_F(peer_address, segments_ram_cover_range)
 		for (i = 0; i < n; i++) {
 			sum += s[i].len;
 			EXPECT_TRUE(!(s[i].flags & PEERMAP_SEG_PEER)) TH_LOG("segment %u peer", i);
-			EXPECT_TRUE(!!(s[i].flags & PEERMAP_SEG_IOVA) == variant->iova) TH_LOG("segment %u flags %#x", i, s[i].flags);
+			EXPECT_TRUE(!!(s[i].flags & PEERMAP_SEG_IOVA) == variant->iova)
+				TH_LOG("segment %u flags %#x", i, s[i].flags);
 		}
 		EXPECT_TRUE(sum == len) TH_LOG("segments cover %llu of %zu bytes", sum, len);
 		/* A bounce buffer keeps no page offset (swiotlb slots). */
-		EXPECT_TRUE(bounced() || (s[0].addr & (PAGE - 1)) == 7) TH_LOG("first address %#llx", (unsigned long long)s[0].addr);
+		EXPECT_TRUE(bounced() || (s[0].addr & (PAGE - 1)) == 7)
+			TH_LOG("first address %#llx", (unsigned long long)s[0].addr);
 		free(s);
 	}
 	munmap(p, 65536);
@@ -235,9 +245,11 @@ TEST_F(p2p, segments_bad_access_einval)
 
 	ASSERT_TRUE(p) TH_LOG("ram");
 	q.addr = (uintptr_t)p;
-	EXPECT_TRUE(ioctl(self->edu, PEERMAP_EDU_IOC_SEGMENTS, &q) && errno == EINVAL) TH_LOG("access 0: errno %d", errno);
+	EXPECT_TRUE(ioctl(self->edu, PEERMAP_EDU_IOC_SEGMENTS, &q) && errno == EINVAL)
+		TH_LOG("access 0: errno %d", errno);
 	q.access = 1U << 7;
-	EXPECT_TRUE(ioctl(self->edu, PEERMAP_EDU_IOC_SEGMENTS, &q) && errno == EINVAL) TH_LOG("unknown access bit: errno %d", errno);
+	EXPECT_TRUE(ioctl(self->edu, PEERMAP_EDU_IOC_SEGMENTS, &q) && errno == EINVAL)
+		TH_LOG("unknown access bit: errno %d", errno);
 	munmap(p, PAGE);
 }
 
@@ -394,8 +406,10 @@ TEST_F(p2p, copy_foreign_pfnmap_efault)
 
 TEST_F(p2p, importer_unknown_ioctl_enotty)
 {
-	EXPECT_TRUE(ioctl(self->edu, _IO(PEERMAP_IOC_MAGIC, 0x7f)) && errno == ENOTTY) TH_LOG("errno %d", errno);
-	EXPECT_TRUE(ioctl(self->bar.fd, _IO(PEERMAP_IOC_MAGIC, 0x7f)) && errno == ENOTTY) TH_LOG("errno %d", errno);
+	EXPECT_TRUE(ioctl(self->edu, _IO(PEERMAP_IOC_MAGIC, 0x7f)) && errno == ENOTTY)
+		TH_LOG("errno %d", errno);
+	EXPECT_TRUE(ioctl(self->bar.fd, _IO(PEERMAP_IOC_MAGIC, 0x7f)) && errno == ENOTTY)
+		TH_LOG("errno %d", errno);
 }
 
 /* --- exporter: objects and mmap ---------------------------------------- */
@@ -404,17 +418,20 @@ TEST_F(p2p, alloc_zero_einval)
 {
 	struct peermap_bar_alloc a = { .size = 0 };
 
-	EXPECT_TRUE(ioctl(self->bar.fd, PEERMAP_BAR_IOC_ALLOC, &a) && errno == EINVAL) TH_LOG("errno %d", errno);
+	EXPECT_TRUE(ioctl(self->bar.fd, PEERMAP_BAR_IOC_ALLOC, &a) && errno == EINVAL)
+		TH_LOG("errno %d", errno);
 	a.size = PAGE;
 	a.flags = 1;
-	EXPECT_TRUE(ioctl(self->bar.fd, PEERMAP_BAR_IOC_ALLOC, &a) && errno == EINVAL) TH_LOG("flags: errno %d", errno);
+	EXPECT_TRUE(ioctl(self->bar.fd, PEERMAP_BAR_IOC_ALLOC, &a) && errno == EINVAL)
+		TH_LOG("flags: errno %d", errno);
 }
 
 TEST_F(p2p, alloc_bigger_than_bar_e2big)
 {
 	struct peermap_bar_alloc a = { .size = self->bar.info.bar_size + 1 };
 
-	EXPECT_TRUE(ioctl(self->bar.fd, PEERMAP_BAR_IOC_ALLOC, &a) && errno == E2BIG) TH_LOG("errno %d", errno);
+	EXPECT_TRUE(ioctl(self->bar.fd, PEERMAP_BAR_IOC_ALLOC, &a) && errno == E2BIG)
+		TH_LOG("errno %d", errno);
 }
 
 TEST_F(p2p, alloc_until_full_enospc)
@@ -440,7 +457,8 @@ TEST_F(p2p, alloc_until_full_enospc)
 		EXPECT_TRUE(!ioctl(self->bar.fd, PEERMAP_BAR_IOC_FREE, &f)) TH_LOG("free %d", i);
 	}
 	a = (struct peermap_bar_alloc){ .size = self->bar.info.bar_size / 8 };
-	EXPECT_TRUE(!ioctl(self->bar.fd, PEERMAP_BAR_IOC_ALLOC, &a)) TH_LOG("alloc after free: %d", errno);
+	EXPECT_TRUE(!ioctl(self->bar.fd, PEERMAP_BAR_IOC_ALLOC, &a))
+		TH_LOG("alloc after free: %d", errno);
 	f.handle = a.handle;
 	ioctl(self->bar.fd, PEERMAP_BAR_IOC_FREE, &f);
 }
@@ -450,11 +468,13 @@ TEST_F(p2p, free_unknown_and_twice_enoent)
 	struct peermap_bar_alloc a = { .size = PAGE };
 	struct peermap_bar_free f = { .handle = 123456789 };
 
-	EXPECT_TRUE(ioctl(self->bar.fd, PEERMAP_BAR_IOC_FREE, &f) && errno == ENOENT) TH_LOG("unknown: errno %d", errno);
+	EXPECT_TRUE(ioctl(self->bar.fd, PEERMAP_BAR_IOC_FREE, &f) && errno == ENOENT)
+		TH_LOG("unknown: errno %d", errno);
 	ASSERT_TRUE(!ioctl(self->bar.fd, PEERMAP_BAR_IOC_ALLOC, &a)) TH_LOG("alloc");
 	f.handle = a.handle;
 	EXPECT_TRUE(!ioctl(self->bar.fd, PEERMAP_BAR_IOC_FREE, &f)) TH_LOG("first free");
-	EXPECT_TRUE(ioctl(self->bar.fd, PEERMAP_BAR_IOC_FREE, &f) && errno == ENOENT) TH_LOG("second free: errno %d", errno);
+	EXPECT_TRUE(ioctl(self->bar.fd, PEERMAP_BAR_IOC_FREE, &f) && errno == ENOENT)
+		TH_LOG("second free: errno %d", errno);
 }
 
 TEST_F(p2p, mmap_bad_requests_refused)
@@ -466,10 +486,12 @@ TEST_F(p2p, mmap_bad_requests_refused)
 	ASSERT_TRUE(!pm_obj_alloc(&self->bar, 2 * PAGE, &o)) TH_LOG("alloc");
 	p = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, self->bar.fd,
 		 (off_t)o.mmap_offset);
-	EXPECT_TRUE(p == MAP_FAILED && errno == EINVAL) TH_LOG("larger than object: errno %d", errno);
+	EXPECT_TRUE(p == MAP_FAILED && errno == EINVAL)
+		TH_LOG("larger than object: errno %d", errno);
 	p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, self->bar.fd,
 		 (off_t)o.mmap_offset);
-	EXPECT_TRUE(p == MAP_FAILED && errno == EINVAL) TH_LOG("smaller than object: errno %d", errno);
+	EXPECT_TRUE(p == MAP_FAILED && errno == EINVAL)
+		TH_LOG("smaller than object: errno %d", errno);
 	p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, self->bar.fd,
 		 (off_t)o.mmap_offset);
 	EXPECT_TRUE(p == MAP_FAILED && errno == EINVAL) TH_LOG("MAP_PRIVATE: errno %d", errno);
@@ -478,16 +500,19 @@ TEST_F(p2p, mmap_bad_requests_refused)
 	EXPECT_TRUE(p == MAP_FAILED && errno == EPERM) TH_LOG("PROT_EXEC: errno %d", errno);
 	p = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, self->bar.fd,
 		 (off_t)(o.mmap_offset + PAGE));
-	EXPECT_TRUE(p == MAP_FAILED && errno == ENOENT) TH_LOG("offset inside object: errno %d", errno);
+	EXPECT_TRUE(p == MAP_FAILED && errno == ENOENT)
+		TH_LOG("offset inside object: errno %d", errno);
 	p = mmap(NULL, 2 * PAGE, PROT_READ, MAP_SHARED, self->bar.fd,
 		 (off_t)(o.mmap_offset + 1));
 	EXPECT_TRUE(p == MAP_FAILED && errno == EINVAL) TH_LOG("unaligned offset: errno %d", errno);
-	EXPECT_TRUE(mprotect(o.cpu, o.size, PROT_READ | PROT_EXEC) && errno == EACCES) TH_LOG("mprotect to exec: errno %d", errno);
+	EXPECT_TRUE(mprotect(o.cpu, o.size, PROT_READ | PROT_EXEC) && errno == EACCES)
+		TH_LOG("mprotect to exec: errno %d", errno);
 	/* Another open file does not see this file's objects. */
 	if (!pm_bar_open(0, &other)) {
 		p = mmap(NULL, 2 * PAGE, PROT_READ, MAP_SHARED, other.fd,
 			 (off_t)o.mmap_offset);
-		EXPECT_TRUE(p == MAP_FAILED && errno == ENOENT) TH_LOG("foreign offset: errno %d", errno);
+		EXPECT_TRUE(p == MAP_FAILED && errno == ENOENT)
+			TH_LOG("foreign offset: errno %d", errno);
 		pm_bar_close(&other);
 	}
 	pm_obj_free(&o);

@@ -7,8 +7,12 @@
  * and no growth of the route cache. And the cache's bound for everyone:
  * never more than route_cache_max answers.
  *
- * Environment: PM_EXPECT_ACS=1 when the topology has ACS redirect between
- * the exporter and the importer (acs).
+ * Fixtures: "routes" lists the guest's PCI devices and names the first
+ * exporter and importer (in the test's own process: every test is forked);
+ * "acs" too, in two variants, for the topologies with and without ACS
+ * redirect between the exporter and the importer (TOPO_EXPECT_ROUTE_REASON);
+ * the one that does not fit is skipped. Both put route_cache_max back and
+ * drop the cache when a test ends, however it ends.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,8 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "legacy_harness.h"
-#include "peermap.h"
+#include "harness.h"
 #include "util.h"
 
 #define NOBODY		65534
@@ -38,7 +41,6 @@ struct answer {
 static char devs[MAX_DEVS][32];
 static int ndevs;
 static char exporter[32], importer[32];
-static int expect_acs;
 
 /* Every PCI device of the guest. */
 static int list_devices(void)
@@ -180,43 +182,130 @@ static int has_bits(const char *s)
 	       strstr(s, "(CR") || strstr(s, "(EC");
 }
 
+/* --- fixtures ----------------------------------------------------------- */
+
+/*
+ * Every PCI device and the exporter-importer pair, in this test's process;
+ * route_cache_max as it was, for the teardown to put back.
+ */
+static void routes_prepare(struct __test_metadata *_metadata, char *cache_max,
+			   size_t size)
+{
+	int fd, err;
+	ssize_t len;
+
+	err = list_devices();
+	ASSERT_EQ(0, err) TH_LOG("/sys/bus/pci/devices: %s", strerror(-err));
+	ASSERT_LE(2, ndevs) TH_LOG("%d PCI devices", ndevs);
+	err = pm_node_pci_name("peermap-bar0", exporter, sizeof(exporter));
+	ASSERT_EQ(0, err) TH_LOG("peermap-bar0: %s", strerror(-err));
+	err = pm_node_pci_name("peermap-edu0", importer, sizeof(importer));
+	ASSERT_EQ(0, err) TH_LOG("peermap-edu0: %s", strerror(-err));
+	fd = open(CACHE_MAX, O_RDONLY);
+	ASSERT_LE(0, fd) TH_LOG("%s: %s", CACHE_MAX, strerror(errno));
+	len = read(fd, cache_max, size - 1);
+	close(fd);
+	ASSERT_LT(0, len) TH_LOG("read %s", CACHE_MAX);
+	cache_max[len] = '\0';
+}
+
+/* route_cache_max back as it was, and no answer cached by the test. */
+static void routes_restore(const char *cache_max)
+{
+	if (cache_max[0])
+		write_file(CACHE_MAX, cache_max);
+	flush_cache();
+}
+
+FIXTURE(routes) {
+	char cache_max[32];
+};
+
+FIXTURE_SETUP(routes)
+{
+	routes_prepare(_metadata, self->cache_max, sizeof(self->cache_max));
+}
+
+FIXTURE_TEARDOWN(routes)
+{
+	routes_restore(self->cache_max);
+}
+
+FIXTURE(acs) {
+	char cache_max[32];
+};
+
+FIXTURE_VARIANT(acs) {
+	bool redirect;		/* ACS redirect between exporter and importer */
+};
+
+FIXTURE_VARIANT_ADD(acs, redirect) {
+	.redirect = true,
+};
+
+FIXTURE_VARIANT_ADD(acs, none) {
+	.redirect = false,
+};
+
+FIXTURE_SETUP(acs)
+{
+	char reason[400];
+	bool here;
+
+	here = strstr(pm_topo("EXPECT_ROUTE_REASON", reason, sizeof(reason)),
+		      "ACS redirect at ") != NULL;
+	if (here != variant->redirect)
+		SKIP(return, "this topology has %s ACS redirect on the route",
+		     here ? "an" : "no");
+	routes_prepare(_metadata, self->cache_max, sizeof(self->cache_max));
+}
+
+FIXTURE_TEARDOWN(acs)
+{
+	routes_restore(self->cache_max);
+}
+
 /* --- unprivileged answers --------------------------------------------- */
 
 /* The same path, distance, address kind and reason as root's, every pair. */
-static void nobody_gets_the_answers_root_gets(void)
+TEST_F(routes, nobody_gets_the_answers_root_gets)
 {
 	struct answer *r, *u;
 	char (*pairs)[32];
 	int i, n, same = 0, bad = 0;
 
 	pairs = all_pairs(&n);
-	ASSERT(pairs, "out of memory");
+	ASSERT_TRUE(pairs) TH_LOG("out of memory");
 	r = ask((const char (*)[32])pairs, n, 0);
 	u = ask((const char (*)[32])pairs, n, 1);
-	EXPECT(r && u, "asking as root and as nobody");
+	EXPECT_TRUE(r && u) TH_LOG("asking as root and as nobody");
 	for (i = 0; r && u && i < n; i++) {
 		if (r[i].err || u[i].err) {
-			if (!bad++)
-				EXPECT(0, "%s -> %s: root %s, nobody %s",
-				       pairs[2 * i + 1], pairs[2 * i],
-				       strerror(-r[i].err), strerror(-u[i].err));
+			if (!bad++) {
+				EXPECT_TRUE(0)
+					TH_LOG("%s -> %s: root %s, nobody %s", pairs[2 * i + 1],
+					       pairs[2 * i], strerror(-r[i].err),
+					       strerror(-u[i].err));
+			}
 			continue;
 		}
 		if (r[i].q.path != u[i].q.path || r[i].q.distance != u[i].q.distance ||
 		    (r[i].q.flags & PEERMAP_ROUTE_IOVA) != (u[i].q.flags & PEERMAP_ROUTE_IOVA) ||
 		    strcmp(r[i].q.reason, u[i].q.reason)) {
-			if (!bad++)
-				EXPECT(0, "%s -> %s: root: %s %u '%s'; nobody: %s %u '%s'",
-				       pairs[2 * i + 1], pairs[2 * i],
-				       pm_path_name(r[i].q.path), r[i].q.distance,
-				       r[i].q.reason, pm_path_name(u[i].q.path),
-				       u[i].q.distance, u[i].q.reason);
+			if (!bad++) {
+				EXPECT_TRUE(0)
+					TH_LOG("%s -> %s: root: %s %u '%s'; nobody: %s %u '%s'",
+					       pairs[2 * i + 1], pairs[2 * i],
+					       pm_path_name(r[i].q.path), r[i].q.distance,
+					       r[i].q.reason, pm_path_name(u[i].q.path),
+					       u[i].q.distance, u[i].q.reason);
+			}
 			continue;
 		}
 		same++;
 	}
 	printf("# %d of %d pairs (%d PCI devices) answered alike\n", same, n, ndevs);
-	EXPECT(same == n, "%d pairs answered differently or not at all", n - same);
+	EXPECT_TRUE(same == n) TH_LOG("%d pairs answered differently or not at all", n - same);
 	if (r)
 		free_answers(r, n);
 	if (u)
@@ -225,7 +314,7 @@ static void nobody_gets_the_answers_root_gets(void)
 }
 
 /* Root's steps with the ACS bits taken out, and nothing else; every pair. */
-static void nobody_gets_no_acs_bits(void)
+TEST_F(acs, nobody_gets_no_acs_bits)
 {
 	static char want[sizeof(((struct peermap_route_query *)0)->steps)];
 	struct answer *r, *u;
@@ -233,10 +322,10 @@ static void nobody_gets_no_acs_bits(void)
 	int i, n, redacted = 0, bad = 0;
 
 	pairs = all_pairs(&n);
-	ASSERT(pairs, "out of memory");
+	ASSERT_TRUE(pairs) TH_LOG("out of memory");
 	r = ask((const char (*)[32])pairs, n, 0);
 	u = ask((const char (*)[32])pairs, n, 1);
-	EXPECT(r && u, "asking as root and as nobody");
+	EXPECT_TRUE(r && u) TH_LOG("asking as root and as nobody");
 	for (i = 0; r && u && i < n; i++) {
 		if (r[i].err || u[i].err)
 			continue;	/* the test above says so */
@@ -246,14 +335,17 @@ static void nobody_gets_no_acs_bits(void)
 		    !strcmp(want, u[i].q.steps))
 			continue;
 		if (!bad++)	/* the first in full */
-			EXPECT(0, "%s -> %s: nobody's steps:\n%s\nroot's without the bits:\n%s",
-			       pairs[2 * i + 1], pairs[2 * i], u[i].q.steps, want);
+			EXPECT_TRUE(0)
+				TH_LOG("%s -> %s: nobody's steps:\n%s\nroot's without the bits:\n%s",
+				       pairs[2 * i + 1], pairs[2 * i], u[i].q.steps, want);
 	}
 	printf("# root sees ACS bits on %d of %d pairs\n", redacted, n);
-	EXPECT(!bad, "%d of %d pairs: nobody sees ACS bits, or not root's steps",
-	       bad, n);
-	if (expect_acs)
-		EXPECT(redacted > 0, "ACS redirect on this topology: root sees the bits");
+	EXPECT_TRUE(!bad)
+		TH_LOG("%d of %d pairs: nobody sees ACS bits, or not root's steps", bad, n);
+	if (variant->redirect) {
+		EXPECT_TRUE(redacted > 0)
+			TH_LOG("ACS redirect on this topology: root sees the bits");
+	}
 	if (r)
 		free_answers(r, n);
 	if (u)
@@ -265,28 +357,26 @@ static void nobody_gets_no_acs_bits(void)
  * The exporter-importer pair on a topology with ACS redirect: root sees
  * which bits, nobody that there is a redirect and where.
  */
-static void acs_redirect_named_without_bits(void)
+TEST_F(acs, acs_redirect_named_without_bits)
 {
 	char pair[2][32];
 	struct answer *r, *u;
 
-	if (!expect_acs) {
-		printf("# no ACS redirect expected on this topology\n");
-		return;
-	}
+	if (!variant->redirect)
+		SKIP(return, "no ACS redirect between the exporter and the importer here");
 	strcpy(pair[0], exporter);
 	strcpy(pair[1], importer);
 	r = ask((const char (*)[32])pair, 1, 0);
 	u = ask((const char (*)[32])pair, 1, 1);
-	EXPECT(r && u && !r->err && !u->err, "asking as root and as nobody");
+	EXPECT_TRUE(r && u && !r->err && !u->err) TH_LOG("asking as root and as nobody");
 	if (r && u && !r->err && !u->err) {
 		printf("# root:\n%s# nobody:\n%s", r->q.steps, u->q.steps);
-		EXPECT(strstr(r->q.steps, "ACS redirect (RR"), "root sees the bits");
-		EXPECT(strstr(u->q.reason, "ACS redirect at "),
-		       "nobody's reason names the redirect: %s", u->q.reason);
-		EXPECT(strstr(u->q.steps, ": ACS redirect\n"),
-		       "nobody's steps name the redirecting bridge");
-		EXPECT(!has_bits(u->q.steps), "nobody sees no bits");
+		EXPECT_TRUE(strstr(r->q.steps, "ACS redirect (RR")) TH_LOG("root sees the bits");
+		EXPECT_TRUE(strstr(u->q.reason, "ACS redirect at "))
+			TH_LOG("nobody's reason names the redirect: %s", u->q.reason);
+		EXPECT_TRUE(strstr(u->q.steps, ": ACS redirect\n"))
+			TH_LOG("nobody's steps name the redirecting bridge");
+		EXPECT_TRUE(!has_bits(u->q.steps)) TH_LOG("nobody sees no bits");
 	}
 	if (r)
 		free_answers(r, 1);
@@ -298,26 +388,26 @@ static void acs_redirect_named_without_bits(void)
  * A cached answer is shared: nobody reads it without the bits, and root
  * still gets them afterwards (the cache is not redacted in place).
  */
-static void cached_answer_redacted_for_nobody_only(void)
+TEST_F(routes, cached_answer_redacted_for_nobody_only)
 {
 	char pair[2][32];
 	struct answer *r1 = NULL, *u = NULL, *r2 = NULL;
 
 	strcpy(pair[0], exporter);
 	strcpy(pair[1], importer);
-	ASSERT(!flush_cache(), "drop the cache");
+	ASSERT_TRUE(!flush_cache()) TH_LOG("drop the cache");
 	r1 = ask((const char (*)[32])pair, 1, 0);
 	u = ask((const char (*)[32])pair, 1, 1);
 	r2 = ask((const char (*)[32])pair, 1, 0);
-	EXPECT(r1 && u && r2 && !r1->err && !u->err && !r2->err, "asking");
+	EXPECT_TRUE(r1 && u && r2 && !r1->err && !u->err && !r2->err) TH_LOG("asking");
 	if (r1 && u && r2 && !r1->err && !u->err && !r2->err) {
-		EXPECT(u->q.flags & PEERMAP_ROUTE_CACHED,
-		       "nobody reads root's cached answer");
-		EXPECT(r2->q.flags & PEERMAP_ROUTE_CACHED, "root's answer cached");
-		EXPECT(!has_bits(u->q.steps), "nobody sees no bits:\n%s", u->q.steps);
-		EXPECT(!strcmp(r1->q.steps, r2->q.steps),
-		       "root's steps unchanged after nobody read them:\n%s\nthen:\n%s",
-		       r1->q.steps, r2->q.steps);
+		EXPECT_TRUE(u->q.flags & PEERMAP_ROUTE_CACHED)
+			TH_LOG("nobody reads root's cached answer");
+		EXPECT_TRUE(r2->q.flags & PEERMAP_ROUTE_CACHED) TH_LOG("root's answer cached");
+		EXPECT_TRUE(!has_bits(u->q.steps)) TH_LOG("nobody sees no bits:\n%s", u->q.steps);
+		EXPECT_TRUE(!strcmp(r1->q.steps, r2->q.steps))
+			TH_LOG("root's steps unchanged after nobody read them:\n%s\nthen:\n%s",
+			       r1->q.steps, r2->q.steps);
 	}
 	if (r1)
 		free_answers(r1, 1);
@@ -330,23 +420,23 @@ static void cached_answer_redacted_for_nobody_only(void)
 /* --- the cache ------------------------------------------------------------ */
 
 /* Nobody's questions are answered, not remembered. */
-static void nobody_does_not_fill_the_cache(void)
+TEST_F(routes, nobody_does_not_fill_the_cache)
 {
 	struct answer *u, *r;
 	char (*pairs)[32];
 	int n, lines;
 
 	pairs = all_pairs(&n);
-	ASSERT(pairs, "out of memory");
-	EXPECT(!flush_cache(), "drop the cache");
-	EXPECT(cached_routes() == 0, "cache empty: %d", cached_routes());
+	ASSERT_TRUE(pairs) TH_LOG("out of memory");
+	EXPECT_TRUE(!flush_cache()) TH_LOG("drop the cache");
+	EXPECT_TRUE(cached_routes() == 0) TH_LOG("cache empty: %d", cached_routes());
 	u = ask((const char (*)[32])pairs, n, 1);
-	EXPECT(u, "asking as nobody");
+	EXPECT_TRUE(u) TH_LOG("asking as nobody");
 	lines = cached_routes();
-	EXPECT(lines == 0, "%d questions from nobody: %d cached answers", n, lines);
+	EXPECT_TRUE(lines == 0) TH_LOG("%d questions from nobody: %d cached answers", n, lines);
 	r = ask((const char (*)[32])pairs, 1, 0);
-	EXPECT(r && !r->err, "root asks");
-	EXPECT(cached_routes() == 1, "root's answer cached: %d", cached_routes());
+	EXPECT_TRUE(r && !r->err) TH_LOG("root asks");
+	EXPECT_TRUE(cached_routes() == 1) TH_LOG("root's answer cached: %d", cached_routes());
 	if (u)
 		free_answers(u, n);
 	if (r)
@@ -355,7 +445,7 @@ static void nobody_does_not_fill_the_cache(void)
 }
 
 /* route_cache_max answers at most; the rest answered all the same. */
-static void cache_holds_at_most_route_cache_max(void)
+TEST_F(routes, cache_holds_at_most_route_cache_max)
 {
 	struct answer *a, *b;
 	char (*pairs)[32], old[32] = "";
@@ -363,24 +453,25 @@ static void cache_holds_at_most_route_cache_max(void)
 	ssize_t len;
 
 	fd = open(CACHE_MAX, O_RDONLY);
-	ASSERT(fd >= 0, "%s: %s", CACHE_MAX, strerror(errno));
+	ASSERT_TRUE(fd >= 0) TH_LOG("%s: %s", CACHE_MAX, strerror(errno));
 	len = read(fd, old, sizeof(old) - 1);
 	close(fd);
-	ASSERT(len > 0, "read %s", CACHE_MAX);
+	ASSERT_TRUE(len > 0) TH_LOG("read %s", CACHE_MAX);
 	pairs = all_pairs(&n);
-	ASSERT(pairs, "out of memory");
-	EXPECT(n > 3, "%d pairs", n);
-	EXPECT(!write_file(CACHE_MAX, "3\n"), "route_cache_max=3");
-	EXPECT(!flush_cache(), "drop the cache");
+	ASSERT_TRUE(pairs) TH_LOG("out of memory");
+	EXPECT_TRUE(n > 3) TH_LOG("%d pairs", n);
+	EXPECT_TRUE(!write_file(CACHE_MAX, "3\n")) TH_LOG("route_cache_max=3");
+	EXPECT_TRUE(!flush_cache()) TH_LOG("drop the cache");
 	a = ask((const char (*)[32])pairs, n, 0);
 	lines = cached_routes();
-	EXPECT(lines == 3, "%d questions with route_cache_max=3: %d cached", n, lines);
+	EXPECT_TRUE(lines == 3) TH_LOG("%d questions with route_cache_max=3: %d cached", n, lines);
 	b = ask((const char (*)[32])pairs, n, 0);
-	EXPECT(a && b, "asking");
+	EXPECT_TRUE(a && b) TH_LOG("asking");
 	for (i = 0; a && b && i < n; i++) {
 		if (a[i].err || b[i].err) {
-			EXPECT(0, "%s -> %s: %s, then %s", pairs[2 * i + 1], pairs[2 * i],
-			       strerror(-a[i].err), strerror(-b[i].err));
+			EXPECT_TRUE(0)
+				TH_LOG("%s -> %s: %s, then %s", pairs[2 * i + 1], pairs[2 * i],
+				       strerror(-a[i].err), strerror(-b[i].err));
 			continue;
 		}
 		cached += !!(b[i].q.flags & PEERMAP_ROUTE_CACHED);
@@ -389,20 +480,20 @@ static void cache_holds_at_most_route_cache_max(void)
 			!strcmp(a[i].q.reason, b[i].q.reason) &&
 			!strcmp(a[i].q.steps, b[i].q.steps);
 	}
-	EXPECT(cached == 3, "asked again: %d answers from the cache", cached);
-	EXPECT(same == n, "%d of %d answers the same when not cached", same, n);
-	EXPECT(cached_routes() == 3, "still %d cached", cached_routes());
+	EXPECT_TRUE(cached == 3) TH_LOG("asked again: %d answers from the cache", cached);
+	EXPECT_TRUE(same == n) TH_LOG("%d of %d answers the same when not cached", same, n);
+	EXPECT_TRUE(cached_routes() == 3) TH_LOG("still %d cached", cached_routes());
 
-	EXPECT(!write_file(CACHE_MAX, "0\n"), "route_cache_max=0");
-	EXPECT(!flush_cache(), "drop the cache");
+	EXPECT_TRUE(!write_file(CACHE_MAX, "0\n")) TH_LOG("route_cache_max=0");
+	EXPECT_TRUE(!flush_cache()) TH_LOG("drop the cache");
 	if (b)
 		free_answers(b, n);
 	b = ask((const char (*)[32])pairs, n, 0);
-	EXPECT(b && cached_routes() == 0, "route_cache_max=0: nothing cached (%d)",
-	       cached_routes());
+	EXPECT_TRUE(b && cached_routes() == 0)
+		TH_LOG("route_cache_max=0: nothing cached (%d)", cached_routes());
 
-	EXPECT(!write_file(CACHE_MAX, old), "route_cache_max back to %s", old);
-	EXPECT(!flush_cache(), "drop the cache");
+	EXPECT_TRUE(!write_file(CACHE_MAX, old)) TH_LOG("route_cache_max back to %s", old);
+	EXPECT_TRUE(!flush_cache()) TH_LOG("drop the cache");
 	if (a)
 		free_answers(a, n);
 	if (b)
@@ -410,30 +501,4 @@ static void cache_holds_at_most_route_cache_max(void)
 	free(pairs);
 }
 
-static const struct test tests[] = {
-	T(nobody_gets_the_answers_root_gets),
-	T(nobody_gets_no_acs_bits),
-	T(acs_redirect_named_without_bits),
-	T(cached_answer_redacted_for_nobody_only),
-	T(nobody_does_not_fill_the_cache),
-	T(cache_holds_at_most_route_cache_max),
-};
-
-int main(int argc, char **argv)
-{
-	const char *e = getenv("PM_EXPECT_ACS");
-	int err;
-
-	expect_acs = e && !strcmp(e, "1");
-	err = list_devices();
-	if (!err)
-		err = pm_node_pci_name("peermap-bar0", exporter, sizeof(exporter));
-	if (!err)
-		err = pm_node_pci_name("peermap-edu0", importer, sizeof(importer));
-	if (err || ndevs < 2) {
-		printf("Bail out! PCI devices, peermap-bar0, peermap-edu0: %s (%d devices)\n",
-		       strerror(-err), ndevs);
-		return 1;
-	}
-	return run_tests(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
-}
+TEST_HARNESS_MAIN
