@@ -75,9 +75,9 @@ static long ctl_route(struct file *file, void __user *arg)
 		pm_rt_hide_acs(res);	/* a copy: cached answers are shared */
 	strscpy(q->provider, pci_name(p), sizeof(q->provider));
 	strscpy(q->client, pci_name(c), sizeof(q->client));
-	q->path = res->path;
-	q->distance = res->distance;
-	q->flags = (res->iova ? PEERMAP_ROUTE_IOVA : 0) |
+	q->path = res->verdict.path;
+	q->distance = res->verdict.distance;
+	q->flags = (res->verdict.iova ? PEERMAP_ROUTE_IOVA : 0) |
 		   (cached ? PEERMAP_ROUTE_CACHED : 0);
 	strscpy(q->reason, res->reason, sizeof(q->reason));
 	strscpy(q->steps, res->steps, sizeof(q->steps));

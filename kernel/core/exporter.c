@@ -154,12 +154,12 @@ int peermap_req_add_bar(struct peermap_p2p_req *req, struct pci_dev *provider,
 	if (!route)
 		return -ENOMEM;
 	ret = peermap_route_get(provider, req->client, route, NULL);
-	if (!ret && route->path == PM_RT_NONE) {
+	if (!ret && route->verdict.path == PM_RT_NONE) {
 		dev_warn_ratelimited(req->client, "no peer route to %s: %s\n",
 				     pci_name(provider), route->reason);
 		ret = -EREMOTEIO;
 	}
-	use_iova = !ret && route->iova;
+	use_iova = !ret && route->verdict.iova;
 	kfree(route);
 	if (ret)
 		return ret;

@@ -197,7 +197,7 @@ static int route_compute(struct pci_dev *provider, struct pci_dev *client,
 	env.client_translated = peermap_client_translated(&client->dev);
 	env.iommu = iommu_state(&client->dev);
 	env.override = peermap_pair_override(provider, client);
-	pm_rt_decide(p, c, &env, res);
+	pm_rt_explain(p, c, &env, res);
 out:
 	kfree(c);
 	kfree(p);
@@ -312,7 +312,7 @@ void peermap_route_show(struct seq_file *m)
 			   idx >> 48, (idx >> 40) & 0xff, PCI_SLOT((idx >> 32) & 0xff),
 			   PCI_FUNC((idx >> 32) & 0xff), (idx >> 16) & 0xffff,
 			   (idx >> 8) & 0xff, PCI_SLOT(idx & 0xff), PCI_FUNC(idx & 0xff),
-			   pm_rt_path_name(e->res.path), e->res.distance,
+			   pm_rt_path_name(e->res.verdict.path), e->res.verdict.distance,
 			   e->res.reason);
 	rcu_read_unlock();
 }
