@@ -68,16 +68,16 @@ static long ctl_route(struct file *file, void __user *arg)
 	ret = IS_ERR(p) ? PTR_ERR(p) : IS_ERR(c) ? PTR_ERR(c) : 0;
 	if (ret)
 		goto out;
-	ret = peermap_route_lookup(p, c, res, &cached, priv);
+	ret = peermap_route_explain(p, c, res, &cached, priv);
 	if (ret)
 		goto out;
 	if (!priv)
-		pm_rt_hide_acs(res);	/* a copy: cached answers are shared */
+		pm_rt_hide_acs(res);	/* built for this answer, not shared */
 	strscpy(q->provider, pci_name(p), sizeof(q->provider));
 	strscpy(q->client, pci_name(c), sizeof(q->client));
-	q->path = res->path;
-	q->distance = res->distance;
-	q->flags = (res->iova ? PEERMAP_ROUTE_IOVA : 0) |
+	q->path = res->verdict.path;
+	q->distance = res->verdict.distance;
+	q->flags = (res->verdict.iova ? PEERMAP_ROUTE_IOVA : 0) |
 		   (cached ? PEERMAP_ROUTE_CACHED : 0);
 	strscpy(q->reason, res->reason, sizeof(q->reason));
 	strscpy(q->steps, res->steps, sizeof(q->steps));
@@ -118,8 +118,7 @@ static struct miscdevice ctl_misc = {
 
 static int routes_show(struct seq_file *m, void *unused)
 {
-	peermap_route_show(m);
-	return 0;
+	return peermap_route_show(m);
 }
 
 static int routes_open(struct inode *inode, struct file *file)

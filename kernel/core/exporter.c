@@ -135,11 +135,10 @@ int peermap_req_add_bar(struct peermap_p2p_req *req, struct pci_dev *provider,
 {
 	enum dma_data_direction dir = peermap_dir(req->access);
 	u32 flags = PEERMAP_SEG_PEER;
-	struct pm_rt_result *route;
+	struct pm_rt_verdict route;
 	struct peermap_iova *iova;
 	resource_size_t size;
 	dma_addr_t addr;
-	bool use_iova;
 	int ret;
 
 	if (bar < 0 || bar >= PCI_STD_NUM_BARS)
@@ -150,20 +149,14 @@ int peermap_req_add_bar(struct peermap_p2p_req *req, struct pci_dev *provider,
 	if (req->access & PEERMAP_ACCESS_WRITE)
 		flags |= PEERMAP_SEG_WRITE;
 
-	route = kmalloc(sizeof(*route), GFP_KERNEL);
-	if (!route)
-		return -ENOMEM;
-	ret = peermap_route_get(provider, req->client, route, NULL);
-	if (!ret && route->path == PM_RT_NONE) {
-		dev_warn_ratelimited(req->client, "no peer route to %s: %s\n",
-				     pci_name(provider), route->reason);
-		ret = -EREMOTEIO;
-	}
-	use_iova = !ret && route->iova;
-	kfree(route);
+	ret = peermap_route_get(provider, req->client, &route);
 	if (ret)
 		return ret;
-	if (!use_iova)
+	if (route.path == PM_RT_NONE) {
+		peermap_route_refused(provider, req->client, &route);
+		return -EREMOTEIO;
+	}
+	if (!route.iova)
 		return peermap_pieces_append(req->pieces,
 					     pci_bus_address(provider, bar) + offset,
 					     len, flags);

@@ -14,13 +14,16 @@ struct seq_file;
 
 /* route.c */
 bool peermap_client_translated(struct device *client);
+/* The map path: the verdict only, no text. */
 int peermap_route_get(struct pci_dev *provider, struct device *client,
-		      struct pm_rt_result *res, bool *cached);
-/* For /dev/peermap: a PCI client, and whether a new answer may be cached. */
-int peermap_route_lookup(struct pci_dev *provider, struct pci_dev *client,
-			 struct pm_rt_result *res, bool *cached, bool insert);
+		      struct pm_rt_verdict *v);
+void peermap_route_refused(struct pci_dev *provider, struct device *client,
+			   const struct pm_rt_verdict *v);
+/* For /dev/peermap: with the reason and steps, built for the answer. */
+int peermap_route_explain(struct pci_dev *provider, struct pci_dev *client,
+			  struct pm_rt_result *res, bool *cached, bool insert);
 void peermap_route_flush(void);
-void peermap_route_show(struct seq_file *m);
+int peermap_route_show(struct seq_file *m);
 int peermap_route_init(void);
 void peermap_route_exit(void);
 

@@ -3,10 +3,13 @@
  * Routes between a provider (the PCI device whose memory is mapped) and a
  * client (the device that DMAs): the facts are gathered here from the PCI
  * tree, the IOMMU, the CPU and the administrator's settings; the decision
- * is route_rules.c. Answers are cached per pair in an xarray and read
- * under RCU, at most route_cache_max of them; the cache is dropped when a
- * PCI device comes or goes, when a setting changes, and on request
- * (debugfs peermap/routes).
+ * is route_rules.c. Verdicts (path, distance, IOVA: what the map path
+ * reads) are cached per pair in an xarray and read under RCU, at most
+ * route_cache_max of them; the cache is dropped when a PCI device comes or
+ * goes, when a setting changes, and on request (debugfs peermap/routes).
+ * The reason and steps are never cached: they are built, by the same rules
+ * run again with their explanation, only for a person who asks (ioctl,
+ * debugfs) and for a log line.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -14,6 +17,7 @@
 #include <linux/moduleparam.h>
 #include <linux/notifier.h>
 #include <linux/pci.h>
+#include <linux/ratelimit.h>
 #include <linux/rcupdate.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -24,10 +28,16 @@
 
 #include "internal.h"
 
+/**
+ * struct route_entry - one pair's cached verdict
+ * @rcu: frees the entry once readers are done with it
+ * @key: the pair, route_key()
+ * @verdict: what route_rules.c decided for it; no text
+ */
 struct route_entry {
 	struct rcu_head rcu;
 	unsigned long key;
-	struct pm_rt_result res;
+	struct pm_rt_verdict verdict;
 };
 
 /*
@@ -40,14 +50,15 @@ static unsigned long route_gen;
 static unsigned int route_count;
 
 /*
- * The cache's bound: an entry is about 2 KiB and /dev/peermap is open to
- * every user. A full cache answers what it holds, and new answers are
- * computed but not kept; lowering the bound keeps what is cached until
- * the next drop.
+ * The cache's bound: an entry is 64 bytes (and the xarray's nodes above
+ * it) and /dev/peermap is open to every user. A full cache answers what it
+ * holds, and new answers are computed but not kept; lowering the bound
+ * keeps what is cached until the next drop.
  */
 static unsigned int route_cache_max = 1024;
 module_param(route_cache_max, uint, 0644);
-MODULE_PARM_DESC(route_cache_max, "most route answers cached, about 2 KiB each (default 1024; 0: none)");
+MODULE_PARM_DESC(route_cache_max,
+		 "most route answers cached, 64 bytes each (default 1024; 0: none)");
 
 static unsigned long route_key(struct pci_dev *p, struct pci_dev *c)
 {
@@ -172,9 +183,12 @@ static bool cpu_forwards(char *desc, size_t size)
 #endif
 }
 
-/* Decide afresh: the facts, then route_rules.c. */
+/*
+ * Decide afresh: the facts, then route_rules.c; the verdict alone into @v,
+ * or (@v NULL) the verdict with its explanation into @res.
+ */
 static int route_compute(struct pci_dev *provider, struct pci_dev *client,
-			 struct pm_rt_result *res)
+			 struct pm_rt_verdict *v, struct pm_rt_result *res)
 {
 	struct pm_rt_dev *p, *c;
 	struct pm_rt_env env = { };
@@ -197,70 +211,79 @@ static int route_compute(struct pci_dev *provider, struct pci_dev *client,
 	env.client_translated = peermap_client_translated(&client->dev);
 	env.iommu = iommu_state(&client->dev);
 	env.override = peermap_pair_override(provider, client);
-	pm_rt_decide(p, c, &env, res);
+	if (v)
+		pm_rt_decide(p, c, &env, v);
+	else
+		pm_rt_explain(p, c, &env, res);
 out:
 	kfree(c);
 	kfree(p);
 	return ret;
 }
 
-/**
- * peermap_route_lookup() - how @client reaches @provider's memory, and
- *	whether a new answer may be cached
- * @provider: the PCI device owning the memory
- * @client: the DMA-ing PCI device
- * @res: the answer (path, distance, IOVA or not, reason, steps)
- * @cached: set when the answer came from the cache (may be NULL)
- * @insert: cache a new answer if there is room (route_cache_max); false:
- *	answer from the cache or afresh, and keep nothing
- *
- * /dev/peermap passes @insert false for users without CAP_SYS_ADMIN, so
- * that they cannot fill the cache; the map path always caches.
- * Context: process context, may sleep.
- * Return: 0, or -ENOMEM / -E2BIG (deeper than PM_RT_MAX_DEPTH bridges).
- */
-int peermap_route_lookup(struct pci_dev *provider, struct pci_dev *client,
-			 struct pm_rt_result *res, bool *cached, bool insert)
+/* The cached verdict of @key into @v; false if the cache has none. */
+static bool route_cache_get(unsigned long key, struct pm_rt_verdict *v)
 {
 	struct route_entry *e;
-	unsigned long key, gen;
-	int ret;
-
-	if (cached)
-		*cached = false;
-	key = route_key(provider, client);
+	bool found;
 
 	rcu_read_lock();
 	e = xa_load(&route_cache, key);
-	if (e)
-		memcpy(res, &e->res, sizeof(*res));
+	found = e;
+	if (found)
+		*v = e->verdict;
 	rcu_read_unlock();
-	if (e) {
-		if (cached)
-			*cached = true;
-		return 0;
-	}
-	if (!insert)
-		return route_compute(provider, client, res);
+	return found;
+}
 
-	e = kzalloc(sizeof(*e), GFP_KERNEL);
-	if (!e)
-		return -ENOMEM;
+/*
+ * The cached verdict at or (!@first) after *@key, into @v: entries are
+ * only read under RCU, so the caller may sleep between two calls.
+ */
+static bool route_cache_next(unsigned long *key, struct pm_rt_verdict *v,
+			     bool first)
+{
+	struct route_entry *e;
+	bool found;
+
+	rcu_read_lock();
+	if (first)
+		e = xa_find(&route_cache, key, ULONG_MAX, XA_PRESENT);
+	else
+		e = xa_find_after(&route_cache, key, ULONG_MAX, XA_PRESENT);
+	found = e;
+	if (found)
+		*v = e->verdict;
+	rcu_read_unlock();
+	return found;
+}
+
+/* Note the generation before deciding, for route_cache_add(). */
+static unsigned long route_cache_gen(void)
+{
+	unsigned long gen;
+
 	xa_lock(&route_cache);
 	gen = route_gen;
 	xa_unlock(&route_cache);
-	ret = route_compute(provider, client, &e->res);
-	if (ret) {
-		kfree(e);
-		return ret;
-	}
-	memcpy(res, &e->res, sizeof(*res));
-	e->key = key;
+	return gen;
+}
 
-	/*
-	 * Publish unless the cache was dropped while we computed, is full,
-	 * or got the pair from a concurrent caller: then just answered.
-	 */
+/*
+ * Keep @v for @key, unless the cache was dropped since @gen (the verdict
+ * may be from before a setting changed), is full, or got the pair from a
+ * concurrent caller: then it was just answered. Out of memory: the same.
+ */
+static void route_cache_add(unsigned long key, unsigned long gen,
+			    const struct pm_rt_verdict *v)
+{
+	struct route_entry *e;
+
+	e = kmalloc(sizeof(*e), GFP_KERNEL);
+	if (!e)
+		return;
+	e->key = key;
+	e->verdict = *v;
 	xa_lock(&route_cache);
 	if (gen == route_gen && route_count < READ_ONCE(route_cache_max) &&
 	    !__xa_insert(&route_cache, key, e, GFP_ATOMIC)) {
@@ -269,52 +292,190 @@ int peermap_route_lookup(struct pci_dev *provider, struct pci_dev *client,
 	}
 	xa_unlock(&route_cache);
 	kfree(e);		/* never published */
-	return 0;
+}
+
+/*
+ * @res was just explained; @v is what mappings use (the cached verdict,
+ * or the one the map path got). They differ only when the facts changed
+ * without a cache drop (ACS set by hand with setpci, say): answer @v, and
+ * say so in the reason and the steps.
+ */
+static void route_note_cached(struct pm_rt_result *res,
+			      const struct pm_rt_verdict *v)
+{
+	static const char drop[] = "write to /sys/kernel/debug/peermap/routes to drop it";
+	size_t len;
+
+	if (pm_rt_same_verdict(v, &res->verdict))
+		return;
+	len = strlen(res->reason);
+	snprintf(res->reason + len, sizeof(res->reason) - len,
+		 "; but mappings use the cached answer %s, distance %d%s: %s",
+		 pm_rt_path_name(v->path), v->distance, v->iova ? ", IOVA" : "",
+		 drop);
+	len = strlen(res->steps);
+	snprintf(res->steps + len, sizeof(res->steps) - len,
+		 "  the cache still says %s, distance %d%s, and mappings use that: %s\n",
+		 pm_rt_path_name(v->path), v->distance, v->iova ? ", IOVA" : "",
+		 drop);
+	res->verdict = *v;
 }
 
 /**
- * peermap_route_get() - how @client reaches @provider's memory, and why
+ * peermap_route_get() - how @client reaches @provider's memory
  * @provider: the PCI device owning the memory
  * @client: the DMA-ing device
- * @res: the answer (path, distance, IOVA or not, reason, steps)
- * @cached: set when the answer came from the cache (may be NULL)
+ * @v: the verdict: path, distance, IOVA or not
  *
- * A client that is not a PCI device has no route. A new answer is cached
- * if there is room (peermap_route_lookup()).
- * Context: process context, may sleep.
+ * The map path's question: from the cache, a copy of the verdict and
+ * nothing else; else decided without text (pm_rt_decide()) and cached if
+ * there is room. A client that is not a PCI device has no route. For why,
+ * ask peermap_route_refused() (a log line) or peermap_route_explain().
+ * Context: process context, may sleep (on a cache miss).
  * Return: 0, or -ENOMEM / -E2BIG (deeper than PM_RT_MAX_DEPTH bridges).
  */
 int peermap_route_get(struct pci_dev *provider, struct device *client,
-		      struct pm_rt_result *res, bool *cached)
+		      struct pm_rt_verdict *v)
 {
+	unsigned long key, gen;
+	struct pci_dev *c;
+	int ret;
+
 	if (!dev_is_pci(client)) {
-		if (cached)
-			*cached = false;
-		memset(res, 0, sizeof(*res));
-		snprintf(res->reason, sizeof(res->reason),
-			 "client %s is not a PCI device", dev_name(client));
-		strscpy(res->steps, res->reason, sizeof(res->steps));
+		memset(v, 0, sizeof(*v));
 		return 0;
 	}
-	return peermap_route_lookup(provider, to_pci_dev(client), res, cached,
-				    true);
+	c = to_pci_dev(client);
+	key = route_key(provider, c);
+	if (route_cache_get(key, v))
+		return 0;
+	gen = route_cache_gen();
+	ret = route_compute(provider, c, v, NULL);
+	if (!ret)
+		route_cache_add(key, gen, v);
+	return ret;
 }
 
-/* debugfs peermap/routes: the cache, one pair per line. */
-void peermap_route_show(struct seq_file *m)
+/**
+ * peermap_route_refused() - log why @client has no route to @provider
+ * @provider: the PCI device owning the memory
+ * @client: the DMA-ing device
+ * @v: the verdict peermap_route_get() gave (path none)
+ *
+ * Rate-limited; the reason is built (the rules run again, with their
+ * explanation) only for a line that is printed.
+ * Context: process context, may sleep.
+ */
+void peermap_route_refused(struct pci_dev *provider, struct device *client,
+			   const struct pm_rt_verdict *v)
 {
-	struct route_entry *e;
-	unsigned long idx;
+	static DEFINE_RATELIMIT_STATE(rs, DEFAULT_RATELIMIT_INTERVAL,
+				      DEFAULT_RATELIMIT_BURST);
+	struct pm_rt_result *res;
 
-	rcu_read_lock();
-	xa_for_each(&route_cache, idx, e)
-		seq_printf(m, "%04lx:%02lx:%02lx.%lx %04lx:%02lx:%02lx.%lx %s %d %s\n",
-			   idx >> 48, (idx >> 40) & 0xff, PCI_SLOT((idx >> 32) & 0xff),
-			   PCI_FUNC((idx >> 32) & 0xff), (idx >> 16) & 0xffff,
-			   (idx >> 8) & 0xff, PCI_SLOT(idx & 0xff), PCI_FUNC(idx & 0xff),
-			   pm_rt_path_name(e->res.path), e->res.distance,
-			   e->res.reason);
-	rcu_read_unlock();
+	if (!__ratelimit(&rs))
+		return;
+	if (!dev_is_pci(client)) {
+		dev_warn(client, "no peer route to %s: client %s is not a PCI device\n",
+			 pci_name(provider), dev_name(client));
+		return;
+	}
+	res = kmalloc(sizeof(*res), GFP_KERNEL);
+	if (res && !route_compute(provider, to_pci_dev(client), NULL, res)) {
+		route_note_cached(res, v);
+		dev_warn(client, "no peer route to %s: %s\n", pci_name(provider),
+			 res->reason);
+	} else {
+		dev_warn(client, "no peer route to %s\n", pci_name(provider));
+	}
+	kfree(res);
+}
+
+/**
+ * peermap_route_explain() - how @client reaches @provider's memory, and why
+ * @provider: the PCI device owning the memory
+ * @client: the DMA-ing PCI device
+ * @res: the answer: the verdict mappings use, the reason, the steps
+ * @cached: set when the verdict came from the cache
+ * @insert: cache a new verdict if there is room (route_cache_max); false:
+ *	keep nothing
+ *
+ * For `peermap route` and `peermap topo` (/dev/peermap): the reason and
+ * steps are built afresh each time, the cache holds verdicts only.
+ * /dev/peermap passes @insert false for users without CAP_SYS_ADMIN, so
+ * that they cannot fill the cache.
+ * Context: process context, may sleep.
+ * Return: 0, or -ENOMEM / -E2BIG (deeper than PM_RT_MAX_DEPTH bridges).
+ */
+int peermap_route_explain(struct pci_dev *provider, struct pci_dev *client,
+			  struct pm_rt_result *res, bool *cached, bool insert)
+{
+	unsigned long key = route_key(provider, client), gen;
+	struct pm_rt_verdict v;
+	int ret;
+
+	gen = route_cache_gen();
+	*cached = route_cache_get(key, &v);
+	ret = route_compute(provider, client, NULL, res);
+	if (ret)
+		return ret;
+	if (*cached)
+		route_note_cached(res, &v);
+	else if (insert)
+		route_cache_add(key, gen, &res->verdict);
+	return 0;
+}
+
+/* One line of peermap_route_show(): the pair, its verdict, why. */
+static void route_show_pair(struct seq_file *m, unsigned long key,
+			    const struct pm_rt_verdict *v,
+			    struct pm_rt_result *res)
+{
+	struct pci_dev *p, *c;
+	int ret = -ENODEV;
+
+	p = pci_get_domain_bus_and_slot(key >> 48, (key >> 40) & 0xff,
+					(key >> 32) & 0xff);
+	c = pci_get_domain_bus_and_slot((key >> 16) & 0xffff, (key >> 8) & 0xff,
+					key & 0xff);
+	if (p && c)
+		ret = route_compute(p, c, NULL, res);
+	if (!ret)
+		route_note_cached(res, v);
+	seq_printf(m, "%04lx:%02lx:%02lx.%lx %04lx:%02lx:%02lx.%lx %s %d %s\n",
+		   key >> 48, (key >> 40) & 0xff, PCI_SLOT((key >> 32) & 0xff),
+		   PCI_FUNC((key >> 32) & 0xff), (key >> 16) & 0xffff,
+		   (key >> 8) & 0xff, PCI_SLOT(key & 0xff), PCI_FUNC(key & 0xff),
+		   pm_rt_path_name(v->path), v->distance,
+		   ret ? "(no reason: device gone or out of memory)" : res->reason);
+	pci_dev_put(c);
+	pci_dev_put(p);
+}
+
+/**
+ * peermap_route_show() - debugfs peermap/routes: the cache, one pair per line
+ * @m: the file
+ *
+ * Each cached verdict with its reason, built afresh (the cache holds no
+ * text).
+ * Context: process context, may sleep.
+ * Return: 0 or -ENOMEM.
+ */
+int peermap_route_show(struct seq_file *m)
+{
+	struct pm_rt_result *res;
+	struct pm_rt_verdict v;
+	unsigned long key = 0;
+	bool more;
+
+	res = kmalloc(sizeof(*res), GFP_KERNEL);
+	if (!res)
+		return -ENOMEM;
+	for (more = route_cache_next(&key, &v, true); more;
+	     more = route_cache_next(&key, &v, false))
+		route_show_pair(m, key, &v, res);
+	kfree(res);
+	return 0;
 }
 
 static int route_pci_notify(struct notifier_block *nb, unsigned long action,

@@ -6,6 +6,10 @@
  * core fills these structures from struct pci_dev (route.c); the unit
  * tests fill them with synthetic trees (tests/unit/test_route.c), so this
  * file builds both in the kernel and in user space.
+ *
+ * One run of the rules has two outputs: the verdict alone (pm_rt_decide(),
+ * for the map path and the route cache: no text is written), or the same
+ * verdict with the reason and steps people read (pm_rt_explain()).
  */
 #ifndef _PEERMAP_ROUTE_RULES_H
 #define _PEERMAP_ROUTE_RULES_H
@@ -66,12 +70,37 @@ struct pm_rt_env {
 	enum pm_rt_override override;	/* for this pair */
 };
 
-struct pm_rt_result {
+/**
+ * struct pm_rt_verdict - what a route decision says, without why
+ * @path: how the client reaches the provider's memory, or PM_RT_NONE
+ * @distance: hops from each device to where their paths meet, added up
+ *	(to the root complex when they do not meet below it)
+ * @iova: the client reaches the peer through an IOVA (dma_map_resource()),
+ *	not the bus address; only with PM_RT_HOST_BRIDGE
+ *
+ * All the map path reads, and all the route cache keeps.
+ */
+struct pm_rt_verdict {
 	enum pm_rt_path path;
-	int distance;			/* hops from each device to where they meet */
-	bool iova;			/* reach the peer through an IOVA */
-	char reason[PM_RT_REASON_LEN];	/* one line */
-	char steps[PM_RT_STEPS_LEN];	/* the decision, one step per line */
+	int distance;
+	bool iova;
+};
+
+/**
+ * struct pm_rt_result - a route decision and its explanation
+ * @verdict: the decision, as pm_rt_decide() gives it
+ * @reason: one line naming what decided it: the bridge, the ACS setting,
+ *	the host bridge, the override
+ * @steps: the decision, one step per line, with hints on how to get a
+ *	route where there is none
+ *
+ * Built by pm_rt_explain() only when someone asks why: `peermap route`,
+ * `peermap topo`, debugfs and log lines. Never cached.
+ */
+struct pm_rt_result {
+	struct pm_rt_verdict verdict;
+	char reason[PM_RT_REASON_LEN];
+	char steps[PM_RT_STEPS_LEN];
 };
 
 /* ACS control bits that send peer traffic up to the root complex. */
@@ -80,11 +109,28 @@ struct pm_rt_result {
 #define PM_RT_ACS_EC		0x0020	/* P2P egress control */
 
 void pm_rt_decide(const struct pm_rt_dev *provider, const struct pm_rt_dev *client,
-		  const struct pm_rt_env *env, struct pm_rt_result *res);
+		  const struct pm_rt_env *env, struct pm_rt_verdict *v);
+void pm_rt_explain(const struct pm_rt_dev *provider, const struct pm_rt_dev *client,
+		   const struct pm_rt_env *env, struct pm_rt_result *res);
 /* Take the ACS control bits out of an answer's text (for unprivileged users). */
 void pm_rt_hide_acs(struct pm_rt_result *res);
 const char *pm_rt_path_name(enum pm_rt_path path);
 /* Host bridges Linux's P2PDMA knows to forward peer traffic. */
 bool pm_rt_host_allowed(u16 vendor, u16 device, bool same_host_bridge);
+
+/**
+ * pm_rt_same_verdict() - do two decisions agree?
+ * @a: a verdict
+ * @b: another
+ *
+ * Context: any.
+ * Return: true if path, distance and IOVA are the same.
+ */
+static inline bool pm_rt_same_verdict(const struct pm_rt_verdict *a,
+				      const struct pm_rt_verdict *b)
+{
+	return a->path == b->path && a->distance == b->distance &&
+	       a->iova == b->iova;
+}
 
 #endif /* _PEERMAP_ROUTE_RULES_H */
