@@ -91,5 +91,7 @@ int main(int argc, char **argv)
 			return cmds[i].fn(argc - 1, argv + 1);
 		}
 	}
+	if (argv[1][0] == '-')
+		return cli_error(PM_EXIT_USAGE, 0, "unknown option '%s'", argv[1]);
 	return cli_error(PM_EXIT_USAGE, 0, "unknown command '%s'", argv[1]);
 }
