@@ -79,6 +79,17 @@ static int parse_number(const char *s, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+/* A device number (--bar, --edu), 0 to 1024; 0 or -EINVAL. */
+static int parse_dev(const char *s, int *out)
+{
+	uint64_t v;
+
+	if (parse_number(s, 1024, &v))
+		return -EINVAL;
+	*out = (int)v;
+	return 0;
+}
+
 /* What is wrong with a size (pm_parse_size() gave @err, @v), or NULL. */
 static const char *size_problem(int err, uint64_t v, int nonzero)
 {
@@ -146,14 +157,8 @@ static int parse_opts(int argc, char **argv, const char *usage,
 		case 't': why = parse_kind(optarg, &o->to_dev) ? kind : NULL; break;
 		case 'o': why = size_problem(pm_parse_size(optarg, &o->src_off), 0, 0); break;
 		case 'O': why = size_problem(pm_parse_size(optarg, &o->dst_off), 0, 0); break;
-		case 'b':
-			why = parse_number(optarg, 1024, &v) ? number : NULL;
-			o->bar = (int)v;
-			break;
-		case 'e':
-			why = parse_number(optarg, 1024, &v) ? number : NULL;
-			o->edu = (int)v;
-			break;
+		case 'b': why = parse_dev(optarg, &o->bar) ? number : NULL; break;
+		case 'e': why = parse_dev(optarg, &o->edu) ? number : NULL; break;
 		case 'a': why = parse_access(optarg, &o->access) ? "expected r, w or rw" : NULL; break;
 		case 'S':
 			why = parse_number(optarg, UINT_MAX, &v) ?
