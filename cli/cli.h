@@ -5,10 +5,7 @@
 
 #include <stdint.h>
 
-/* The Makefile may pass -DPEERMAP_VERSION='"x.y"'. */
-#ifndef PEERMAP_VERSION
-#define PEERMAP_VERSION "0.1"
-#endif
+#include <peermap/version.h>	/* PEERMAP_VERSION, the modules' too */
 
 /* Exit statuses of every subcommand (peermap --help, docs/cli.md). */
 enum {

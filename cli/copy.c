@@ -3,9 +3,11 @@
  * peermap alloc / copy / segments: objects in device memory, copies with
  * the importer's DMA engine, and the segments the importer gets.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,11 +61,30 @@ static int parse_access(const char *s, int *access)
 	return 0;
 }
 
-static int parse_int(const char *s, int *out)
+/* A whole number, decimal or 0x hex, at most @max; 0 or -EINVAL. */
+static int parse_number(const char *s, uint64_t max, uint64_t *out)
+{
+	int hex = !strncmp(s, "0x", 2) || !strncmp(s, "0X", 2);
+	const char *digits = hex ? s + 2 : s;
+	unsigned long long v;
+	char *end;
+
+	if (!(hex ? isxdigit((unsigned char)*digits) : isdigit((unsigned char)*digits)))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(digits, &end, hex ? 16 : 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* A device number (--bar, --edu), 0 to 1024; 0 or -EINVAL. */
+static int parse_dev(const char *s, int *out)
 {
 	uint64_t v;
 
-	if (pm_parse_size(s, &v) || v > 1024)
+	if (parse_number(s, 1024, &v))
 		return -EINVAL;
 	*out = (int)v;
 	return 0;
@@ -82,10 +103,12 @@ static const char *size_problem(int err, uint64_t v, int nonzero)
 }
 
 /*
- * Options shared by the subcommands; returns the index of the first
- * argument, or -1 after saying what was wrong.
+ * The options of copy, segments and alloc: one table, each subcommand
+ * taking the long options named in @takes (" size bar "). Returns the
+ * index of the first argument, or -1 after saying what was wrong.
  */
-static int parse_opts(int argc, char **argv, const char *usage, struct opts *o)
+static int parse_opts(int argc, char **argv, const char *usage,
+		      const char *takes, struct opts *o)
 {
 	static const struct option lo[] = {
 		{ "size", required_argument, NULL, 's' },
@@ -108,6 +131,7 @@ static int parse_opts(int argc, char **argv, const char *usage, struct opts *o)
 	};
 	static const char number[] = "expected a device number, 0 to 1024";
 	static const char kind[] = "expected dev or ram";
+	char name[32];
 	const char *why;
 	uint64_t v = 0;
 	int c, idx, err;
@@ -115,6 +139,14 @@ static int parse_opts(int argc, char **argv, const char *usage, struct opts *o)
 	*o = (struct opts){ .size = 65536, .from_dev = 1, .to_dev = 0,
 			    .access = PEERMAP_ACCESS_READ, .seed = 1 };
 	while ((c = cli_getopt(argc, argv, lo, usage, &idx)) != -1) {
+		if (c == '?')
+			return -1;	/* cli_getopt() said why */
+		snprintf(name, sizeof(name), " %s ", lo[idx].name);
+		if (!strstr(takes, name)) {
+			cli_error(PM_EXIT_USAGE, 0, "unknown option '--%s'",
+				  lo[idx].name);
+			return -1;
+		}
 		why = NULL;
 		switch (c) {
 		case 's':
@@ -125,18 +157,21 @@ static int parse_opts(int argc, char **argv, const char *usage, struct opts *o)
 		case 't': why = parse_kind(optarg, &o->to_dev) ? kind : NULL; break;
 		case 'o': why = size_problem(pm_parse_size(optarg, &o->src_off), 0, 0); break;
 		case 'O': why = size_problem(pm_parse_size(optarg, &o->dst_off), 0, 0); break;
-		case 'b': why = parse_int(optarg, &o->bar) ? number : NULL; break;
-		case 'e': why = parse_int(optarg, &o->edu) ? number : NULL; break;
+		case 'b': why = parse_dev(optarg, &o->bar) ? number : NULL; break;
+		case 'e': why = parse_dev(optarg, &o->edu) ? number : NULL; break;
 		case 'a': why = parse_access(optarg, &o->access) ? "expected r, w or rw" : NULL; break;
 		case 'S':
-			why = size_problem(pm_parse_size(optarg, &v), 0, 0);
+			why = parse_number(optarg, UINT_MAX, &v) ?
+			      "expected a number, 0 to 4294967295" : NULL;
 			o->seed = (unsigned int)v;
 			break;
-		case 'H': why = size_problem(pm_parse_size(optarg, &o->hold), 0, 0); break;
+		case 'H':
+			why = parse_number(optarg, UINT_MAX, &o->hold) ?
+			      "expected a number of seconds" : NULL;
+			break;
 		case 'g': o->segments = 1; break;
 		case 'E': o->evict = 1; break;
 		case 'D': o->ondemand = 1; break;
-		default: return -1;	/* cli_getopt() said why */
 		}
 		if (why) {
 			cli_error(PM_EXIT_USAGE, 0, "bad --%s '%s': %s", lo[idx].name,
@@ -266,7 +301,9 @@ int cmd_copy(int argc, char **argv)
 	struct opts o;
 	double t0, t;
 
-	if (parse_opts(argc, argv, copy_usage, &o) < 0)
+	if (parse_opts(argc, argv, copy_usage,
+		       " size from to src-offset dst-offset bar edu seed segments evict ondemand ",
+		       &o) < 0)
 		return PM_EXIT_USAGE;
 	if (optind != argc)
 		return cli_error(PM_EXIT_USAGE, 0, "unexpected argument '%s'",
@@ -362,7 +399,8 @@ int cmd_segments(int argc, char **argv)
 	int edu = -1, ret, err;
 	struct opts o;
 
-	if (parse_opts(argc, argv, segments_usage, &o) < 0)
+	if (parse_opts(argc, argv, segments_usage,
+		       " where size offset access bar edu ", &o) < 0)
 		return PM_EXIT_USAGE;
 	if (optind != argc)
 		return cli_error(PM_EXIT_USAGE, 0, "unexpected argument '%s'",
@@ -401,7 +439,7 @@ int cmd_alloc(int argc, char **argv)
 	struct opts o;
 	int first, err;
 
-	first = parse_opts(argc, argv, alloc_usage, &o);
+	first = parse_opts(argc, argv, alloc_usage, " bar hold ", &o);
 	if (first < 0)
 		return PM_EXIT_USAGE;
 	if (first == argc)

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* peermap: command line front end. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -26,10 +28,48 @@ static void usage(void)
 	printf("usage: peermap COMMAND [ARGS]   (peermap COMMAND --help for more)\n");
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		printf("  %s %s\n", cmds[i].name, cmds[i].help);
-	printf("  --help | --version          this text | \"peermap VERSION\"\n"
+	printf("  --help | --version          this text | \"peermap VERSION\" and the loaded modules'\n"
 	       "environment: PEERMAP_SYSFS (default /sys), PEERMAP_DEV_DIR (default /dev)\n"
 	       "exit status: 0 success, 1 operation failed, 2 usage error (nothing done),\n"
 	       "             3 no peer route (route, copy, segments)\n");
+}
+
+/*
+ * "peermap VERSION", then "module NAME VERSION" for each peermap module
+ * loaded, with a warning on stderr for each one of another version (or of
+ * none: built before modules had one). Returns PM_EXIT_OK.
+ */
+static int print_version(void)
+{
+	static const char *const modules[] = { "peermap", "peermap_bar", "peermap_edu" };
+	char path[PATH_MAX], v[64] = "";
+	size_t i;
+	FILE *f;
+
+	printf("peermap %s\n", PEERMAP_VERSION);
+	for (i = 0; i < sizeof(modules) / sizeof(modules[0]); i++) {
+		snprintf(path, sizeof(path), "%s/module/%s", sysroot(), modules[i]);
+		if (access(path, F_OK))
+			continue;	/* not loaded */
+		snprintf(path, sizeof(path), "%s/module/%s/version", sysroot(),
+			 modules[i]);
+		f = fopen(path, "r");
+		if (!f || !fgets(v, sizeof(v), f))
+			v[0] = 0;
+		if (f)
+			fclose(f);
+		v[strcspn(v, "\n")] = 0;
+		printf("module %s %s\n", modules[i], *v ? v : "(no version)");
+		if (!*v)
+			cli_error(PM_EXIT_OK, 0,
+				  "warning: the loaded module %s reports no version, this peermap is %s: load the modules of the same build",
+				  modules[i], PEERMAP_VERSION);
+		else if (strcmp(v, PEERMAP_VERSION))
+			cli_error(PM_EXIT_OK, 0,
+				  "warning: the loaded module %s is version %s, this peermap is %s: load the modules of the same build",
+				  modules[i], v, PEERMAP_VERSION);
+	}
+	return PM_EXIT_OK;
 }
 
 int main(int argc, char **argv)
@@ -43,15 +83,15 @@ int main(int argc, char **argv)
 		usage();
 		return PM_EXIT_OK;
 	}
-	if (!strcmp(argv[1], "--version")) {
-		printf("peermap %s\n", PEERMAP_VERSION);
-		return PM_EXIT_OK;
-	}
+	if (!strcmp(argv[1], "--version"))
+		return print_version();
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		if (!strcmp(argv[1], cmds[i].name)) {
 			cli_cmd = cmds[i].name;
 			return cmds[i].fn(argc - 1, argv + 1);
 		}
 	}
+	if (argv[1][0] == '-')
+		return cli_error(PM_EXIT_USAGE, 0, "unknown option '%s'", argv[1]);
 	return cli_error(PM_EXIT_USAGE, 0, "unknown command '%s'", argv[1]);
 }

@@ -272,8 +272,10 @@ int cmd_route(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
+	static const char *const what[] = { "PROVIDER", "CLIENT" };
 	struct peermap_route_query q;
-	int err, c, idx;
+	struct pm_pci_addr addr;
+	int err, c, i, idx;
 
 	c = cli_getopt(argc, argv, lo, route_usage, &idx);
 	if (c != -1)
@@ -282,6 +284,11 @@ int cmd_route(int argc, char **argv)
 		return cli_error(PM_EXIT_USAGE, 0,
 				 "needs PROVIDER and CLIENT, two PCI names (got %d)",
 				 argc - optind);
+	for (i = 0; i < 2; i++)
+		if (pm_pci_parse(argv[optind + i], &addr))
+			return cli_error(PM_EXIT_USAGE, 0,
+					 "bad %s '%s': not a PCI name (dddd:bb:dd.f or bb:dd.f)",
+					 what[i], argv[optind + i]);
 	err = pm_route(argv[optind], argv[optind + 1], &q);
 	if (err)
 		return route_error(argv[optind], argv[optind + 1], err);

@@ -1,12 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Kernel API differences between the kernels peermap builds on (6.1+). */
+/*
+ * Kernel API differences between the kernels peermap builds on (6.1+).
+ * Compile probes decide (kernel/conftest/, run by scripts/conftest into
+ * pm_conftest.h), never the version number: distributions backport.
+ */
 #ifndef _PEERMAP_COMPAT_H
 #define _PEERMAP_COMPAT_H
 
 #include <linux/mm.h>
-#include <linux/version.h>
 
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+/* Missing? Build with scripts/build-modules: it runs scripts/conftest. */
+#include "pm_conftest.h"
+
+/* 6.3 made vm_flags read-only, to be changed through these. */
+#ifndef PM_HAVE_VM_FLAGS_SET
 static inline void vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
 {
 	vma->vm_flags |= flags;
@@ -19,26 +26,26 @@ static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
 #endif
 
 /* 6.5 dropped the vmas argument of the GUP calls. */
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
-#define pm_pin_user_pages_remote(mm, start, n, flags, pages) \
-	pin_user_pages_remote(mm, start, n, flags, pages, NULL, NULL)
-#else
+#ifdef PM_HAVE_GUP_NO_VMAS
 #define pm_pin_user_pages_remote(mm, start, n, flags, pages) \
 	pin_user_pages_remote(mm, start, n, flags, pages, NULL)
+#else
+#define pm_pin_user_pages_remote(mm, start, n, flags, pages) \
+	pin_user_pages_remote(mm, start, n, flags, pages, NULL, NULL)
 #endif
 
 /* 6.2 added FOLL_PCI_P2PDMA; before it, P2PDMA pages cannot be pinned. */
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 2, 0)
-#define PM_FOLL_PCI_P2PDMA	0
-#else
+#ifdef PM_HAVE_FOLL_PCI_P2PDMA
 #define PM_FOLL_PCI_P2PDMA	FOLL_PCI_P2PDMA
+#else
+#define PM_FOLL_PCI_P2PDMA	0
 #endif
 
 /* 6.10 dropped the source argument of __assign_str() (trace.h). */
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 10, 0)
-#define pm_assign_str(dst, src)	__assign_str(dst, src)
-#else
+#ifdef PM_HAVE_ASSIGN_STR_ONE_ARG
 #define pm_assign_str(dst, src)	__assign_str(dst)
+#else
+#define pm_assign_str(dst, src)	__assign_str(dst, src)
 #endif
 
 #endif /* _PEERMAP_COMPAT_H */

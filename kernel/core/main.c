@@ -10,12 +10,12 @@
 #include <linux/debugfs.h>
 #include <linux/module.h>
 
+#include <uapi/peermap/version.h>
+
 #include "internal.h"
 
 #define CREATE_TRACE_POINTS
 #include "trace.h"
-
-#define PEERMAP_VERSION "0.2"
 
 /* Root of /sys/kernel/debug/peermap; an error pointer if debugfs is off. */
 static struct dentry *peermap_debugfs;

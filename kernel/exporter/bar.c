@@ -44,6 +44,7 @@
 #include <linux/xarray.h>
 
 #include <peermap.h>
+#include <uapi/peermap/version.h>
 
 #define PMBAR_MIN_BAR	SZ_1M	/* smaller memory BARs are registers */
 
@@ -921,3 +922,4 @@ module_exit(pmbar_exit);
 
 MODULE_DESCRIPTION("peermap reference exporter: objects in a PCI memory BAR");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(PEERMAP_VERSION);

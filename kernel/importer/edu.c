@@ -26,6 +26,7 @@
 #include <linux/xarray.h>
 
 #include <peermap.h>
+#include <uapi/peermap/version.h>
 
 #include "edu_hw.h"
 
@@ -744,3 +745,4 @@ module_pci_driver(pmedu_driver);
 
 MODULE_DESCRIPTION("peermap reference importer: QEMU edu DMA engine");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(PEERMAP_VERSION);

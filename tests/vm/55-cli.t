@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
-# The peermap command's manners: --help and --version on stdout with
-# status 0, usage errors on stderr with status 2 and a pointer to --help
-# (no usage dump), operation failures with status 1 and a message that says
+# The peermap command's manners: --help (doing nothing else) and --version
+# (with the loaded modules' versions, which must be the same) on stdout with
+# status 0, usage errors on stderr with status 2, naming what was wrong,
+# and a pointer to --help (no usage dump), operation failures with status 1 and a message that says
 # what to do (a size over the BAR, missing modules or device nodes), and no
 # peer route as status 3 naming the pair. Runs before 60-inval, which takes
 # the exporter away on some topologies.
@@ -60,11 +61,39 @@ for sub in devices alloc copy segments topo route demo; do
 		expect 0 "usage: peermap $sub" - "peermap $sub $h: usage on stdout, status 0"
 	done
 done
+# --help does nothing else: each of these fails (status 1) without it.
+pm alloc 1G --help
+expect 0 "usage: peermap alloc" - "alloc 1G --help: usage, status 0, nothing allocated"
+pm copy --bar 7 --size 4K -h
+expect 0 "usage: peermap copy" - "copy --bar 7 -h: usage, status 0, no copy tried"
+pm segments --help --bar 7
+expect 0 "usage: peermap segments" - "segments --help --bar 7: usage, status 0"
+pm route 0000:7f:1f.7 "$imp" --help
+expect 0 "usage: peermap route" - "route of an unknown device --help: usage, status 0"
 
+# --version: the command's version, then each loaded module's, the same.
 pm --version
-expect 0 "peermap " - "peermap --version prints the version"
-echo "$out" | grep -qx 'peermap [0-9][0-9.]*[0-9A-Za-z.~+-]*'
+expect 0 "peermap " - "peermap --version prints the version, no warning"
+echo "$out" | head -n 1 | grep -qx 'peermap [0-9][0-9.]*[0-9A-Za-z.~+-]*'
 ok $? "version line is 'peermap VERSION'"
+version=$(echo "$out" | head -n 1 | cut -d' ' -f2)
+for m in peermap peermap_bar peermap_edu; do
+	is "$(cat /sys/module/$m/version)" "$version" "module $m reports the CLI's version ($version)"
+	case $out in *"module $m $version"*) _s=0 ;; *) _s=1 ;; esac
+	ok $_s "peermap --version prints 'module $m $version'"
+	[ $_s -eq 0 ] || show
+done
+# A loaded module of another version (a synthetic sysfs): a warning.
+mkdir -p /tmp/fakesys/module/peermap /tmp/fakesys/module/peermap_bar
+echo 0.0.1 > /tmp/fakesys/module/peermap/version
+export PEERMAP_SYSFS=/tmp/fakesys
+pm --version
+unset PEERMAP_SYSFS
+expect 0 "module peermap 0.0.1" "warning: the loaded module peermap is version 0.0.1, this peermap is $version" \
+	"--version with another module version: status 0, warns naming both"
+case $err in *"module peermap_bar reports no version"*) _s=0 ;; *) _s=1 ;; esac
+ok $_s "--version with a module without a version: warns"
+[ $_s -eq 0 ] || show
 
 # Usage errors: status 2, on stderr only, naming the command, with a pointer
 # to --help and without the whole usage.
@@ -72,6 +101,8 @@ pm
 expect 2 - "peermap --help" "no command: status 2, stderr"
 pm frob
 expect 2 - "unknown command 'frob'" "unknown command: status 2, says which"
+pm --frob
+expect 2 - "peermap: unknown option '--frob'" "unknown option before the command: status 2, says which"
 usage_error() {	# usage_error WHAT-STDERR-SAYS DESCRIPTION -- ARGS...
 	_w=$1 _d=$2
 	shift 3
@@ -98,6 +129,28 @@ usage_error "bad SIZE '12Q'" "alloc 12Q" -- alloc 12Q
 usage_error "bad SIZE '0'" "alloc 0" -- alloc 0
 usage_error "bad --from 'gpu'" "copy --from gpu" -- copy --from gpu
 usage_error "--size needs a value" "copy --size without a value" -- copy --size
+# Per command: an option it does not take, a missing value, a bad number.
+usage_error "unexpected argument 'x'" "devices x" -- devices x
+usage_error "unknown option '-x'" "devices -x" -- devices -x
+usage_error "unknown option '--evict'" "alloc --evict (copy's)" -- alloc 4K --evict
+usage_error "--bar needs a value" "alloc --bar without a value" -- alloc 4K --bar
+usage_error "bad --bar 'x': expected a device number" "alloc --bar x" -- alloc 4K --bar x
+usage_error "bad --hold '1K': expected a number of seconds" "alloc --hold 1K" -- alloc 4K --hold 1K
+usage_error "unexpected argument '8K'" "alloc with two sizes" -- alloc 4K 8K
+usage_error "unknown option '--where'" "copy --where (segments')" -- copy --where dev
+usage_error "bad --bar '1025': expected a device number, 0 to 1024" "copy --bar 1025" -- copy --bar 1025
+usage_error "bad --edu '-1'" "copy --edu -1" -- copy --edu -1
+usage_error "bad --seed '1x': expected a number" "copy --seed 1x" -- copy --seed 1x
+usage_error "unknown option '--evict'" "segments --evict (copy's)" -- segments --evict
+usage_error "--where needs a value" "segments --where without a value" -- segments --where
+usage_error "bad --access 'x': expected r, w or rw" "segments --access x" -- segments --access x
+usage_error "bad --edu 'one'" "segments --edu one" -- segments --edu one
+usage_error "--json or --dot, not both" "topo --json --dot" -- topo --json --dot
+usage_error "unexpected argument 'all'" "topo all" -- topo all
+usage_error "unknown option '--json'" "route --json" -- route --json "$exp" "$imp"
+usage_error "bad CLIENT 'gpu': not a PCI name" "route to a non-PCI name" -- route "$exp" gpu
+usage_error "bad PROVIDER '00:zz.0'" "route from a bad PCI name" -- route 00:zz.0 "$imp"
+usage_error "unknown option '--frob'" "demo --frob" -- demo --frob
 
 # route A B: the pair in the order given (provider first).
 pm route "$exp" "$imp"
@@ -136,6 +189,11 @@ expect 1 - "no /dev/peermap-bar7" "copy --bar 7: status 1, names the node"
 case $err in *"peermap devices"*) _s=0 ;; *) _s=1 ;; esac
 ok $_s "and points at peermap devices (peermap_bar is loaded)"
 run "unload the modules" pm-modules unload
+pm --version
+expect 0 "peermap $version" - "--version without the modules: status 0, no warning"
+case $out in *module*) _s=1 ;; *) _s=0 ;; esac
+ok $_s "and no module line"
+[ $_s -eq 0 ] || show
 pm copy --size 4K
 expect 1 - "no /dev/peermap-bar0: is peermap_bar loaded?" "copy without modules: says to load peermap_bar"
 pm segments --where ram --size 4K
