@@ -17,6 +17,7 @@
 
 #include "compat.h"
 #include "internal.h"
+#include "segments.h"
 #include "trace.h"
 
 /*
