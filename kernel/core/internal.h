@@ -32,15 +32,7 @@ void peermap_settings_exit(void);
 int peermap_ctl_init(struct dentry *debugfs);
 void peermap_ctl_exit(void);
 
-/* exporter.c */
-struct peermap_exporter *peermap_exporter_get(struct vm_area_struct *vma);
-void peermap_exporter_put(struct peermap_exporter *exp);
-void peermap_req_release(struct peermap_p2p_req *req);
-void peermap_req_sync(struct peermap_p2p_req *req, u64 at, u64 len,
-		      bool for_device);
-
 /* mapping.c */
-void peermap_req_detach(struct peermap_p2p_req *req);
 void peermap_routes_changed(void);
 
 #endif /* _PEERMAP_INTERNAL_H */

@@ -31,6 +31,7 @@
 #include <linux/workqueue.h>
 
 #include "compat.h"
+#include "exporter.h"
 #include "internal.h"
 #include "segments.h"
 #include "trace.h"
@@ -95,6 +96,9 @@ static struct pm_map *to_pm(struct peermap_mapping *map)
 {
 	return container_of(map, struct pm_map, pub);
 }
+
+/* How peermap_revoke() (exporter.c) reaches a mapping: at the end. */
+static const struct peermap_revoke_ops pm_revoke_ops;
 
 /*
  * The piece leaves its mapping: its pins stop counting against the limit
@@ -270,6 +274,7 @@ static int map_peer(struct pm_map *m, struct peermap_pieces *b,
 	req->client = m->pub.client;
 	req->access = m->pub.access;
 	req->map = &m->pub;
+	req->revoke_ops = &pm_revoke_ops;
 	req->pieces = b;
 	req->exp = exp;
 	INIT_LIST_HEAD(&req->iovas);
@@ -826,115 +831,31 @@ void peermap_routes_changed(void)
 	mutex_unlock(&pm_routes_changed_lock);
 }
 
-/* --- exporter side: revocation ------------------------------------------ */
-
-/**
- * peermap_revocable_init() - set up the revocation list of an object
- * @rv: embedded in the exporter's object
+/*
+ * An exporter revokes its memory with peermap_revoke() (exporter.c), which
+ * finds the mappings holding it through its requests and reaches each one
+ * through req->revoke_ops, set in map_peer(): exporter.c never calls this
+ * file by name (exporter.h, struct peermap_revoke_ops).
  */
-void peermap_revocable_init(struct peermap_revocable *rv)
-{
-	spin_lock_init(&rv->lock);
-	INIT_LIST_HEAD(&rv->reqs);
-	mutex_init(&rv->revoke_lock);
-}
-EXPORT_SYMBOL_GPL(peermap_revocable_init);
 
-/**
- * peermap_req_attach() - record that @req maps memory of @rv
- * @req: the request p2p_map is answering
- * @rv: the object's revocation list
- *
- * Call from p2p_map, under the lock that orders it against the exporter
- * deciding to revoke (so a revoke either sees the request, or the request
- * sees the new state). The core detaches it when the piece is torn down.
- */
-void peermap_req_attach(struct peermap_p2p_req *req,
-			struct peermap_revocable *rv)
+/* Under the object's spinlock: the request is attached, @map not freed. */
+static void pm_revoke_get(struct peermap_mapping *map)
 {
-	if (WARN_ON(req->rv))
-		return;
-	spin_lock(&rv->lock);
-	req->rv = rv;
-	list_add_tail(&req->rv_node, &rv->reqs);
-	spin_unlock(&rv->lock);
-}
-EXPORT_SYMBOL_GPL(peermap_req_attach);
-
-/* Called by peermap_req_release(): the piece no longer maps @rv. */
-void peermap_req_detach(struct peermap_p2p_req *req)
-{
-	struct peermap_revocable *rv = req->rv;
-
-	if (!rv)
-		return;
-	spin_lock(&rv->lock);
-	list_del_init(&req->rv_node);
-	spin_unlock(&rv->lock);
-	req->rv = NULL;
+	kref_get(&to_pm(map)->ref);
 }
 
-/**
- * peermap_revoke() - take device memory back from every importer
- * @rv: the object's revocation list
- * @why: PEERMAP_INVAL_REVOKE, PEERMAP_INVAL_REMOVE, or PEERMAP_INVAL_PROTECT
- *	 (from the exporter's vm_ops->mprotect)
- *
- * Every mapping holding a piece of @rv is invalidated: its importer stops
- * its DMA, then the DMA addresses (and IOVAs) are torn down, then
- * p2p_unmap is called. A mapping being built at the same time is built
- * again. The exporter first makes p2p_map refuse the memory (or answer
- * -EAGAIN while it moves it), then calls this; when it returns no importer
- * uses the old addresses. Revokes of one object run one at a time, so
- * this holds whichever of several concurrent revokers returns first; each
- * revokes the pieces attached when it starts, not those mapped after
- * (under the exporter's new state).
- * Context: process context, may sleep; no exporter lock that p2p_unmap
- * takes, nor one held around p2p_map, may be held. The caller keeps @rv
- * alive (p2p_unmap may drop the exporter's other references meanwhile).
- */
-void peermap_revoke(struct peermap_revocable *rv, unsigned int why)
+static void pm_revoke(struct peermap_mapping *map, unsigned int why)
 {
-	struct peermap_p2p_req *req;
-	LIST_HEAD(todo);
-	struct pm_map *m;
+	struct pm_map *m = to_pm(map);
 
-	might_sleep();
-	/*
-	 * One revoke at a time per object: a second revoker waits here until
-	 * the first one's importers stopped, so whichever returns, none of
-	 * them still uses the old addresses.
-	 */
-	mutex_lock(&rv->revoke_lock);
-	/*
-	 * The pieces attached now, once: pieces attached later were mapped
-	 * under the exporter's new state, and importers that keep mapping
-	 * again cannot keep this loop going.
-	 */
-	spin_lock(&rv->lock);
-	list_splice_init(&rv->reqs, &todo);
-	for (;;) {
-		req = list_first_entry_or_null(&todo, struct peermap_p2p_req,
-					       rv_node);
-		if (!req)
-			break;
-		/*
-		 * Attached means its mapping is not freed yet (teardown
-		 * detaches under this lock first): a reference is safe.
-		 */
-		list_del_init(&req->rv_node);
-		m = to_pm(req->map);
-		kref_get(&m->ref);
-		spin_unlock(&rv->lock);
-
-		mutex_lock(&m->lock);
-		m->revoke_seq++;	/* a build in progress starts over */
-		invalidate_locked(m, why);
-		mutex_unlock(&m->lock);
-		kref_put(&m->ref, pm_map_release);
-		spin_lock(&rv->lock);
-	}
-	spin_unlock(&rv->lock);
-	mutex_unlock(&rv->revoke_lock);
+	mutex_lock(&m->lock);
+	m->revoke_seq++;	/* a build in progress starts over */
+	invalidate_locked(m, why);
+	mutex_unlock(&m->lock);
+	kref_put(&m->ref, pm_map_release);
 }
-EXPORT_SYMBOL_GPL(peermap_revoke);
+
+static const struct peermap_revoke_ops pm_revoke_ops = {
+	.get = pm_revoke_get,
+	.revoke = pm_revoke,
+};

@@ -93,6 +93,7 @@ struct peermap_revocable {
 };
 
 struct peermap_pieces;
+struct peermap_revoke_ops;
 
 /*
  * One exporter VMA piece being mapped for a client. The core fills the "in"
@@ -108,6 +109,7 @@ struct peermap_p2p_req {
 
 	/* private to the core */
 	struct peermap_mapping *map;
+	const struct peermap_revoke_ops *revoke_ops;	/* reaches map */
 	struct peermap_pieces *pieces;	/* what the segments are added to */
 	struct peermap_exporter *exp;
 	struct list_head node;		/* in pieces->peers */
