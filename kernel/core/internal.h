@@ -26,6 +26,7 @@ void peermap_route_exit(void);
 int peermap_parse_pci_name(const char *s, u32 *key);
 bool peermap_host_trusted(u16 vendor, u16 device);
 enum pm_rt_override peermap_pair_override(struct pci_dev *a, struct pci_dev *b);
+void peermap_settings_init(void (*changed)(void));
 void peermap_settings_exit(void);
 
 /* ctl.c: /dev/peermap and debugfs */
