@@ -3,8 +3,10 @@
  * Exporters: drivers that own device memory and mmap it, one VMA per
  * object. They register their vm_operations with peermap; a VMA with those
  * vm_ops is device memory that their p2p_map callback resolves for a
- * client. This file holds the registry, the helpers p2p_map calls, and the
- * one helper that builds CPU mappings of BAR memory.
+ * client. This file holds the registry, the helpers p2p_map calls, the
+ * revocation lists of exporters' objects (peermap_revoke()), the teardown
+ * of a peer piece, and the one helper that builds CPU mappings of BAR
+ * memory.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -16,7 +18,9 @@
 #include <linux/slab.h>
 
 #include "compat.h"
+#include "exporter.h"
 #include "internal.h"
+#include "segments.h"
 #include "trace.h"
 
 /*
@@ -237,6 +241,124 @@ void peermap_req_sync(struct peermap_p2p_req *req, u64 at, u64 len,
 	list_for_each_entry(s, &req->sgts, node)
 		peermap_dma_pages_sync(&s->dma, req->client, at, len, for_device);
 }
+
+/*
+ * An exporter's object lists the requests that map it (peermap_req_attach())
+ * so that peermap_revoke() finds every mapping holding a piece of it. The
+ * mappings themselves belong to mapping.c, which calls into this file: to
+ * reach one, peermap_revoke() goes through the request's revoke_ops, which
+ * mapping.c set when it made the request (exporter.h says why that way).
+ */
+
+/**
+ * peermap_revocable_init() - set up the revocation list of an object
+ * @rv: embedded in the exporter's object
+ */
+void peermap_revocable_init(struct peermap_revocable *rv)
+{
+	spin_lock_init(&rv->lock);
+	INIT_LIST_HEAD(&rv->reqs);
+	mutex_init(&rv->revoke_lock);
+}
+EXPORT_SYMBOL_GPL(peermap_revocable_init);
+
+/**
+ * peermap_req_attach() - record that @req maps memory of @rv
+ * @req: the request p2p_map is answering
+ * @rv: the object's revocation list
+ *
+ * Call from p2p_map, under the lock that orders it against the exporter
+ * deciding to revoke (so a revoke either sees the request, or the request
+ * sees the new state). The core detaches it when the piece is torn down.
+ */
+void peermap_req_attach(struct peermap_p2p_req *req,
+			struct peermap_revocable *rv)
+{
+	if (WARN_ON(req->rv))
+		return;
+	spin_lock(&rv->lock);
+	req->rv = rv;
+	list_add_tail(&req->rv_node, &rv->reqs);
+	spin_unlock(&rv->lock);
+}
+EXPORT_SYMBOL_GPL(peermap_req_attach);
+
+/* Called by peermap_req_release(): the piece no longer maps @rv. */
+static void peermap_req_detach(struct peermap_p2p_req *req)
+{
+	struct peermap_revocable *rv = req->rv;
+
+	if (!rv)
+		return;
+	spin_lock(&rv->lock);
+	list_del_init(&req->rv_node);
+	spin_unlock(&rv->lock);
+	req->rv = NULL;
+}
+
+/**
+ * peermap_revoke() - take device memory back from every importer
+ * @rv: the object's revocation list
+ * @why: PEERMAP_INVAL_REVOKE, PEERMAP_INVAL_REMOVE, or PEERMAP_INVAL_PROTECT
+ *	 (from the exporter's vm_ops->mprotect)
+ *
+ * Every mapping holding a piece of @rv is invalidated: its importer stops
+ * its DMA, then the DMA addresses (and IOVAs) are torn down, then
+ * p2p_unmap is called. A mapping being built at the same time is built
+ * again. The exporter first makes p2p_map refuse the memory (or answer
+ * -EAGAIN while it moves it), then calls this; when it returns no importer
+ * uses the old addresses. Revokes of one object run one at a time, so
+ * this holds whichever of several concurrent revokers returns first; each
+ * revokes the pieces attached when it starts, not those mapped after
+ * (under the exporter's new state).
+ * Context: process context, may sleep; no exporter lock that p2p_unmap
+ * takes, nor one held around p2p_map, may be held. The caller keeps @rv
+ * alive (p2p_unmap may drop the exporter's other references meanwhile).
+ */
+void peermap_revoke(struct peermap_revocable *rv, unsigned int why)
+{
+	const struct peermap_revoke_ops *ops;
+	struct peermap_mapping *map;
+	struct peermap_p2p_req *req;
+	LIST_HEAD(todo);
+
+	might_sleep();
+	/*
+	 * One revoke at a time per object: a second revoker waits here until
+	 * the first one's importers stopped, so whichever returns, none of
+	 * them still uses the old addresses.
+	 */
+	mutex_lock(&rv->revoke_lock);
+	/*
+	 * The pieces attached now, once: pieces attached later were mapped
+	 * under the exporter's new state, and importers that keep mapping
+	 * again cannot keep this loop going.
+	 */
+	spin_lock(&rv->lock);
+	list_splice_init(&rv->reqs, &todo);
+	for (;;) {
+		req = list_first_entry_or_null(&todo, struct peermap_p2p_req,
+					       rv_node);
+		if (!req)
+			break;
+		/*
+		 * Attached means its mapping is not freed yet (teardown
+		 * detaches under this lock first): a reference is safe.
+		 */
+		list_del_init(&req->rv_node);
+		map = req->map;
+		ops = req->revoke_ops;
+		ops->get(map);
+		spin_unlock(&rv->lock);
+
+		/* The request may be freed now: the reference keeps @map. */
+		ops->revoke(map, why);
+		spin_lock(&rv->lock);
+	}
+	spin_unlock(&rv->lock);
+	mutex_unlock(&rv->revoke_lock);
+}
+EXPORT_SYMBOL_GPL(peermap_revoke);
 
 /*
  * Tear a peer piece down: off its object's revocation list, its DMA

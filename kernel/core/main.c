@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * peermap core: module life cycle. The core holds the exporter registry
- * (exporter.c), maps user ranges for importers (mapping.c), decides routes
- * (route.c, route_rules.c, settings.c) and answers on /dev/peermap and in
- * debugfs (ctl.c).
+ * (exporter.c), maps user ranges for importers (mapping.c) into segment
+ * vectors (segments.c), decides routes (route.c, route_rules.c,
+ * settings.c) and answers on /dev/peermap and in debugfs (ctl.c).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -31,6 +31,8 @@ static int __init peermap_init(void)
 {
 	int ret;
 
+	/* Live mappings follow the administrator's route settings. */
+	peermap_settings_init(peermap_routes_changed);
 	/* debugfs is optional: the core works without it. */
 	peermap_debugfs = debugfs_create_dir("peermap", NULL);
 	debugfs_create_file("version", 0444, peermap_debugfs, NULL,

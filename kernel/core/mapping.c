@@ -21,19 +21,19 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/dma-mapping.h>
 #include <linux/hmm.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/module.h>
-#include <linux/scatterlist.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 
 #include "compat.h"
+#include "exporter.h"
 #include "internal.h"
+#include "segments.h"
 #include "trace.h"
 
 /*
@@ -97,268 +97,8 @@ static struct pm_map *to_pm(struct peermap_mapping *map)
 	return container_of(map, struct pm_map, pub);
 }
 
-/* An empty resolution, for @client's DMA segment limits. */
-static void pieces_init(struct peermap_pieces *p, struct device *client)
-{
-	memset(p, 0, sizeof(*p));
-	INIT_LIST_HEAD(&p->ram);
-	INIT_LIST_HEAD(&p->peers);
-	p->max_seg = max_t(u64, dma_get_max_seg_size(client), PAGE_SIZE);
-	p->seg_mask = max_t(u64, dma_get_seg_boundary(client), PAGE_SIZE - 1);
-}
-
-/*
- * The largest scatterlist entry to DMA-map for @client, a page multiple:
- * within its segment limit and boundary, and within what one mapping may
- * be (a bounce buffer slot run is 256 KiB with swiotlb, and cannot cross
- * the boundary either).
- */
-static unsigned int peermap_max_seg(struct device *client)
-{
-	u64 max = min_t(u64, dma_get_max_seg_size(client),
-			dma_max_mapping_size(client));
-	u64 mask = dma_get_seg_boundary(client);
-
-	if (mask < max)
-		max = mask + 1;
-	return max_t(u64, max & PAGE_MASK, PAGE_SIZE);
-}
-
-/* Bytes from @addr to the client's next segment boundary (0: 2^64). */
-static u64 to_boundary(const struct peermap_pieces *p, u64 addr)
-{
-	return p->seg_mask - (addr & p->seg_mask) + 1;
-}
-
-/* The most bytes a segment starting at @addr may hold. */
-static u64 seg_room(const struct peermap_pieces *p, u64 addr)
-{
-	u64 b = to_boundary(p, addr);
-
-	return b && b < p->max_seg ? b : p->max_seg;
-}
-
-static int pieces_grow(struct peermap_pieces *p)
-{
-	struct peermap_segment *segs;
-	unsigned int cap = p->cap ? 2 * p->cap : 8;
-
-	segs = kvmalloc_array(cap, sizeof(*segs), PEERMAP_GFP_USER);
-	if (!segs)
-		return -ENOMEM;
-	if (p->nsegs)
-		memcpy(segs, p->segs, p->nsegs * sizeof(*segs));
-	kvfree(p->segs);
-	p->segs = segs;
-	p->cap = cap;
-	return 0;
-}
-
-/*
- * Append a segment, merging it into the last one when it continues it with
- * the same flags: a contiguous object on one route is one segment, within
- * the client's dma_get_max_seg_size() and dma_get_seg_boundary().
- */
-int peermap_pieces_append(struct peermap_pieces *p, dma_addr_t addr, u64 len,
-			  u32 flags)
-{
-	struct peermap_segment *last;
-	u64 room, n;
-	int ret;
-
-	p->mapped += len;
-	if (flags & PEERMAP_SEG_FALLBACK)
-		p->fallback += len;
-	while (len) {
-		last = p->nsegs ? &p->segs[p->nsegs - 1] : NULL;
-		if (last && last->flags == flags && last->addr + last->len == addr) {
-			room = seg_room(p, last->addr) - last->len;
-			if (room) {
-				n = min(len, room);
-				last->len += n;
-				addr += n;
-				len -= n;
-				continue;
-			}
-		}
-		if (p->nsegs == p->cap) {
-			ret = pieces_grow(p);
-			if (ret)
-				return ret;
-		}
-		n = min(len, seg_room(p, addr));
-		p->segs[p->nsegs++] = (struct peermap_segment) {
-			.addr = addr, .len = n, .flags = flags,
-		};
-		addr += n;
-		len -= n;
-	}
-	return 0;
-}
-
-/*
- * Fill @sgt with @len bytes of @pages, the first at byte @offset of
- * pages[0]: physically contiguous pages join one entry of at most @max
- * bytes that never crosses a multiple of @mask + 1, the client's segment
- * boundary, which sg_alloc_table_from_pages_segment() does not know (a
- * merged entry across it is a DMA-API violation for an untranslated
- * client). Two passes: count, then fill.
- */
-static int pages_to_sgt(struct sg_table *sgt, struct page **pages,
-			unsigned long offset, u64 len, u64 max, u64 mask)
-{
-	struct scatterlist *sg = NULL;
-	unsigned int n, pass, off, cur_off = 0;
-	struct page *cur_page = NULL;
-	phys_addr_t cur = 0, phys;
-	u64 left, cur_len, chunk;
-	unsigned long i;
-	int ret;
-
-	for (pass = 0; pass < 2; pass++) {
-		n = 0;
-		cur_len = 0;
-		off = offset;
-		for (i = 0, left = len; left; i++, left -= chunk, off = 0) {
-			chunk = min_t(u64, left, PAGE_SIZE - off);
-			phys = page_to_phys(pages[i]) + off;
-			if (cur_len && cur + cur_len == phys &&
-			    cur_len + chunk <= max &&
-			    (cur & ~mask) == ((phys + chunk - 1) & ~mask)) {
-				cur_len += chunk;
-				continue;
-			}
-			if (cur_len && pass) {
-				sg_set_page(sg, cur_page, cur_len, cur_off);
-				sg = sg_next(sg);
-			}
-			n += !!cur_len;
-			cur = phys;
-			cur_len = chunk;
-			cur_page = pages[i];
-			cur_off = off;
-		}
-		if (pass) {
-			sg_set_page(sg, cur_page, cur_len, cur_off);
-			break;
-		}
-		ret = sg_alloc_table(sgt, n + 1, PEERMAP_GFP_USER);
-		if (ret)
-			return ret;
-		sg = sgt->sgl;
-	}
-	return 0;
-}
-
-/*
- * DMA-map @len bytes of @pages (the first at byte @offset of pages[0]) for
- * @client and append them as segments with @flags, plus the write and
- * IOVA flags @access and the client give. On error, whatever was done is
- * undone by peermap_dma_pages_unmap().
- */
-int peermap_dma_pages_map(struct peermap_dma_pages *dp, struct device *client,
-			  u32 access, u32 flags, struct peermap_pieces *p,
-			  struct page **pages, unsigned long offset, u64 len)
-{
-	struct scatterlist *sg;
-	int ret, i;
-
-	if (access & PEERMAP_ACCESS_WRITE)
-		flags |= PEERMAP_SEG_WRITE;
-	dp->translated = peermap_client_translated(client);
-	if (dp->translated)
-		flags |= PEERMAP_SEG_IOVA;
-	dp->dir = peermap_dir(access);
-	dp->at = p->mapped;
-	dp->len = len;
-	ret = pages_to_sgt(&dp->sgt, pages, offset, len, peermap_max_seg(client),
-			   dma_get_seg_boundary(client));
-	if (ret)
-		return ret;
-	ret = dma_map_sgtable(client, &dp->sgt, dp->dir, DMA_ATTR_SKIP_CPU_SYNC);
-	if (ret)
-		return ret;
-	dp->mapped = true;
-	for_each_sgtable_dma_sg(&dp->sgt, sg, i) {
-		/* Coherent and not bounced: syncs need not walk the table. */
-		dp->need_sync |= dma_need_sync(client, sg_dma_address(sg));
-		ret = peermap_pieces_append(p, sg_dma_address(sg),
-					    sg_dma_len(sg), flags);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
-/* Sync [addr, addr + len) of one DMA segment of @dp. */
-static void dma_pages_sync_one(struct peermap_dma_pages *dp,
-			       struct device *client, dma_addr_t addr, u64 len,
-			       bool for_device)
-{
-	u64 n;
-
-	while (len) {
-		n = len;
-		/*
-		 * Behind an IOMMU one segment may join pages that are apart
-		 * in memory: the sync is done page by page there.
-		 */
-		if (dp->translated)
-			n = min_t(u64, len, PAGE_SIZE - offset_in_page(addr));
-		if (for_device)
-			dma_sync_single_for_device(client, addr, n, dp->dir);
-		else
-			dma_sync_single_for_cpu(client, addr, n, dp->dir);
-		addr += n;
-		len -= n;
-	}
-}
-
-/*
- * Sync the bytes of @dp that fall in [at, at + len) of the mapping, and
- * only those: with bounce buffers a sync copies, and copying more would
- * bring stale bytes over newer ones.
- */
-void peermap_dma_pages_sync(struct peermap_dma_pages *dp,
-			    struct device *client, u64 at, u64 len,
-			    bool for_device)
-{
-	u64 pos = dp->at, start, end;
-	struct scatterlist *sg;
-	int i;
-
-	if (!dp->mapped || !dp->need_sync || at >= dp->at + dp->len ||
-	    at + len <= dp->at)
-		return;
-	for_each_sgtable_dma_sg(&dp->sgt, sg, i) {
-		start = max(pos, at);
-		end = min(pos + sg_dma_len(sg), at + len);
-		if (start < end)
-			dma_pages_sync_one(dp, client,
-					   sg_dma_address(sg) + (start - pos),
-					   end - start, for_device);
-		pos += sg_dma_len(sg);
-		if (pos >= at + len)
-			break;
-	}
-}
-
-/*
- * The device is done: unmap and free the table. No sync: the importer
- * synced what its device wrote (peermap_sync_range_for_cpu()) before it
- * let an invalidation or the unmap go on, and a sync now would copy a
- * bounce buffer's stale bytes over newer CPU writes, or into pages
- * already given back.
- */
-void peermap_dma_pages_unmap(struct peermap_dma_pages *dp,
-			     struct device *client)
-{
-	if (dp->mapped)
-		dma_unmap_sgtable(client, &dp->sgt, dp->dir,
-				  DMA_ATTR_SKIP_CPU_SYNC);
-	dp->mapped = false;
-	sg_free_table(&dp->sgt);
-}
+/* How peermap_revoke() (exporter.c) reaches a mapping: at the end. */
+static const struct peermap_revoke_ops pm_revoke_ops;
 
 /*
  * The piece leaves its mapping: its pins stop counting against the limit
@@ -446,7 +186,7 @@ static void pieces_release(struct pm_map *m, struct peermap_pieces *p, bool now)
 	if (!now && !list_empty(&m->reap))
 		queue_work(system_unbound_wq, &m->reap_work);
 	kvfree(p->segs);
-	pieces_init(p, m->pub.client);
+	peermap_pieces_init(p, m->pub.client);
 }
 
 /* RAM of [start, end): pin it, or fault it (on demand), and DMA-map it. */
@@ -534,6 +274,7 @@ static int map_peer(struct pm_map *m, struct peermap_pieces *b,
 	req->client = m->pub.client;
 	req->access = m->pub.access;
 	req->map = &m->pub;
+	req->revoke_ops = &pm_revoke_ops;
 	req->pieces = b;
 	req->exp = exp;
 	INIT_LIST_HEAD(&req->iovas);
@@ -641,7 +382,7 @@ static int build_and_install(struct pm_map *m)
 	unsigned long seq, rseq;
 	int ret;
 
-	pieces_init(&b, m->pub.client);
+	peermap_pieces_init(&b, m->pub.client);
 	seq = mmu_interval_read_begin(&m->notifier);
 	rseq = READ_ONCE(m->revoke_seq);
 	ret = build(m, &b, seq);
@@ -995,7 +736,7 @@ struct peermap_mapping *peermap_map(struct device *client,
 	kref_init(&m->ref);
 	mutex_init(&m->build_lock);
 	mutex_init(&m->lock);
-	pieces_init(&m->cur, client);
+	peermap_pieces_init(&m->cur, client);
 	spin_lock_init(&m->reap_lock);
 	INIT_LIST_HEAD(&m->reap);
 	INIT_WORK(&m->reap_work, reap_work_fn);
@@ -1090,115 +831,31 @@ void peermap_routes_changed(void)
 	mutex_unlock(&pm_routes_changed_lock);
 }
 
-/* --- exporter side: revocation ------------------------------------------ */
-
-/**
- * peermap_revocable_init() - set up the revocation list of an object
- * @rv: embedded in the exporter's object
+/*
+ * An exporter revokes its memory with peermap_revoke() (exporter.c), which
+ * finds the mappings holding it through its requests and reaches each one
+ * through req->revoke_ops, set in map_peer(): exporter.c never calls this
+ * file by name (exporter.h, struct peermap_revoke_ops).
  */
-void peermap_revocable_init(struct peermap_revocable *rv)
-{
-	spin_lock_init(&rv->lock);
-	INIT_LIST_HEAD(&rv->reqs);
-	mutex_init(&rv->revoke_lock);
-}
-EXPORT_SYMBOL_GPL(peermap_revocable_init);
 
-/**
- * peermap_req_attach() - record that @req maps memory of @rv
- * @req: the request p2p_map is answering
- * @rv: the object's revocation list
- *
- * Call from p2p_map, under the lock that orders it against the exporter
- * deciding to revoke (so a revoke either sees the request, or the request
- * sees the new state). The core detaches it when the piece is torn down.
- */
-void peermap_req_attach(struct peermap_p2p_req *req,
-			struct peermap_revocable *rv)
+/* Under the object's spinlock: the request is attached, @map not freed. */
+static void pm_revoke_get(struct peermap_mapping *map)
 {
-	if (WARN_ON(req->rv))
-		return;
-	spin_lock(&rv->lock);
-	req->rv = rv;
-	list_add_tail(&req->rv_node, &rv->reqs);
-	spin_unlock(&rv->lock);
-}
-EXPORT_SYMBOL_GPL(peermap_req_attach);
-
-/* Called by peermap_req_release(): the piece no longer maps @rv. */
-void peermap_req_detach(struct peermap_p2p_req *req)
-{
-	struct peermap_revocable *rv = req->rv;
-
-	if (!rv)
-		return;
-	spin_lock(&rv->lock);
-	list_del_init(&req->rv_node);
-	spin_unlock(&rv->lock);
-	req->rv = NULL;
+	kref_get(&to_pm(map)->ref);
 }
 
-/**
- * peermap_revoke() - take device memory back from every importer
- * @rv: the object's revocation list
- * @why: PEERMAP_INVAL_REVOKE, PEERMAP_INVAL_REMOVE, or PEERMAP_INVAL_PROTECT
- *	 (from the exporter's vm_ops->mprotect)
- *
- * Every mapping holding a piece of @rv is invalidated: its importer stops
- * its DMA, then the DMA addresses (and IOVAs) are torn down, then
- * p2p_unmap is called. A mapping being built at the same time is built
- * again. The exporter first makes p2p_map refuse the memory (or answer
- * -EAGAIN while it moves it), then calls this; when it returns no importer
- * uses the old addresses. Revokes of one object run one at a time, so
- * this holds whichever of several concurrent revokers returns first; each
- * revokes the pieces attached when it starts, not those mapped after
- * (under the exporter's new state).
- * Context: process context, may sleep; no exporter lock that p2p_unmap
- * takes, nor one held around p2p_map, may be held. The caller keeps @rv
- * alive (p2p_unmap may drop the exporter's other references meanwhile).
- */
-void peermap_revoke(struct peermap_revocable *rv, unsigned int why)
+static void pm_revoke(struct peermap_mapping *map, unsigned int why)
 {
-	struct peermap_p2p_req *req;
-	LIST_HEAD(todo);
-	struct pm_map *m;
+	struct pm_map *m = to_pm(map);
 
-	might_sleep();
-	/*
-	 * One revoke at a time per object: a second revoker waits here until
-	 * the first one's importers stopped, so whichever returns, none of
-	 * them still uses the old addresses.
-	 */
-	mutex_lock(&rv->revoke_lock);
-	/*
-	 * The pieces attached now, once: pieces attached later were mapped
-	 * under the exporter's new state, and importers that keep mapping
-	 * again cannot keep this loop going.
-	 */
-	spin_lock(&rv->lock);
-	list_splice_init(&rv->reqs, &todo);
-	for (;;) {
-		req = list_first_entry_or_null(&todo, struct peermap_p2p_req,
-					       rv_node);
-		if (!req)
-			break;
-		/*
-		 * Attached means its mapping is not freed yet (teardown
-		 * detaches under this lock first): a reference is safe.
-		 */
-		list_del_init(&req->rv_node);
-		m = to_pm(req->map);
-		kref_get(&m->ref);
-		spin_unlock(&rv->lock);
-
-		mutex_lock(&m->lock);
-		m->revoke_seq++;	/* a build in progress starts over */
-		invalidate_locked(m, why);
-		mutex_unlock(&m->lock);
-		kref_put(&m->ref, pm_map_release);
-		spin_lock(&rv->lock);
-	}
-	spin_unlock(&rv->lock);
-	mutex_unlock(&rv->revoke_lock);
+	mutex_lock(&m->lock);
+	m->revoke_seq++;	/* a build in progress starts over */
+	invalidate_locked(m, why);
+	mutex_unlock(&m->lock);
+	kref_put(&m->ref, pm_map_release);
 }
-EXPORT_SYMBOL_GPL(peermap_revoke);
+
+static const struct peermap_revoke_ops pm_revoke_ops = {
+	.get = pm_revoke_get,
+	.revoke = pm_revoke,
+};

@@ -44,6 +44,16 @@ struct peermap_settings {
 static DEFINE_MUTEX(settings_lock);
 static struct peermap_settings __rcu *settings;
 
+/*
+ * Told after every change, outside settings_lock: peermap_routes_changed()
+ * (mapping.c), set by main.c at load. A pointer, not a call by name:
+ * settings.c sits below route.c, which the map path calls (mapping.c ->
+ * exporter.c -> route.c -> settings.c), and a call back up to mapping.c
+ * would close that into a cycle. NULL while the module loads: settings
+ * given to insmod have no mapping to invalidate yet.
+ */
+static void (*settings_changed)(void);
+
 static const char *const action_names[] = {
 	[PM_RT_OVR_ALLOW] = "allow",
 	[PM_RT_OVR_DENY] = "deny",
@@ -160,6 +170,7 @@ static int add_override(struct peermap_settings *new, char *tok)
 static int settings_update(const char *val, bool trust)
 {
 	struct peermap_settings *new;
+	void (*changed)(void);
 	char *buf, *p, *tok;
 	int ret = 0;
 
@@ -191,8 +202,9 @@ out:
 	mutex_unlock(&settings_lock);
 	kfree(buf);
 	/* Live peer mappings follow the new settings (deny takes effect). */
-	if (!ret)
-		peermap_routes_changed();
+	changed = READ_ONCE(settings_changed);
+	if (!ret && changed)
+		changed();
 	return ret;
 }
 
@@ -294,6 +306,12 @@ enum pm_rt_override peermap_pair_override(struct pci_dev *a, struct pci_dev *b)
 	}
 	rcu_read_unlock();
 	return action;
+}
+
+/* Whom to tell after each change of the settings (main.c, at load). */
+void peermap_settings_init(void (*changed)(void))
+{
+	WRITE_ONCE(settings_changed, changed);
 }
 
 void peermap_settings_exit(void)

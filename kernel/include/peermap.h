@@ -16,49 +16,92 @@
 
 /* --- importer side ------------------------------------------------------ */
 
-/* One piece of a mapping: PEERMAP_SEG_* flags from the uapi header. */
+/**
+ * struct peermap_segment - one piece of a mapping, as the client's DMA sees it
+ *
+ * Segments that continue each other with the same flags are merged, within
+ * the client's dma_get_max_seg_size() and dma_get_seg_boundary().
+ */
 struct peermap_segment {
+	/** @addr: for the client's DMA: a bus address, an IOVA, or RAM's. */
 	dma_addr_t addr;
+	/** @len: bytes. */
 	u64 len;
+	/**
+	 * @flags: PEERMAP_SEG_* from the uapi header: PEER (device memory,
+	 * else RAM), WRITE (the client may write it), IOVA (translated by
+	 * an IOMMU), FALLBACK (system memory standing in for device memory).
+	 */
 	u32 flags;
 };
 
 struct peermap_mapping;
 
+/**
+ * struct peermap_importer_ops - an importer's callbacks, given to peermap_map()
+ */
 struct peermap_importer_ops {
-	/*
-	 * @map is being invalidated for @why (PEERMAP_INVAL_*): stop every
-	 * DMA to its segments before returning; they are torn down when it
-	 * returns, and peermap_remap() resolves them again. Called with
-	 * the mapping's lock held, possibly from an mmu notifier: it may
-	 * sleep, but must not allocate memory (GFP_KERNEL) nor take a lock
-	 * that is held around such an allocation.
+	/**
+	 * @invalidate: @map is being invalidated for @why
+	 * (PEERMAP_INVAL_*): stop every DMA to its segments before
+	 * returning; they are torn down when it returns, and
+	 * peermap_remap() resolves them again. Called with the mapping's
+	 * lock held, possibly from an mmu notifier: it may sleep, but must
+	 * not allocate memory (GFP_KERNEL) nor take a lock that is held
+	 * around such an allocation. Required.
 	 */
 	void (*invalidate)(struct peermap_mapping *map, unsigned int why);
 };
 
-/* Counters of one mapping, read with peermap_mapping_stats(). */
+/**
+ * struct peermap_map_stats - counters of one mapping
+ *
+ * Read with peermap_mapping_stats(), a snapshot taken under the mapping's
+ * lock.
+ */
 struct peermap_map_stats {
-	u64 invalidations;	/* times the segments were torn down */
-	u64 remaps;		/* times they were resolved again */
-	u64 fallback_bytes;	/* bytes of device memory now in system RAM */
-	u32 last_reason;	/* PEERMAP_INVAL_* */
+	/** @invalidations: times the segments were torn down. */
+	u64 invalidations;
+	/** @remaps: times they were resolved again after the first. */
+	u64 remaps;
+	/**
+	 * @fallback_bytes: bytes of device memory the installed segments
+	 * give as system RAM (PEERMAP_SEG_FALLBACK); 0 while invalid.
+	 */
+	u64 fallback_bytes;
+	/** @last_reason: PEERMAP_INVAL_* of the last invalidation. */
+	u32 last_reason;
 };
 
-/*
- * A user range mapped for one client device. The importer reads the public
- * fields; nsegs and segs only while the mapping is valid (see
- * peermap_mapping_valid()). The rest belongs to the core (mapping.c).
+/**
+ * struct peermap_mapping - a user range mapped for one client device
+ *
+ * From peermap_map(), ended by peermap_unmap(). The importer reads these
+ * fields and writes none; @nsegs and @segs only while the mapping is
+ * valid (see peermap_mapping_valid()). The core's own state of a mapping
+ * wraps this one (mapping.c).
  */
 struct peermap_mapping {
+	/** @client: the importer's device; DMA addresses are for it. */
 	struct device *client;
+	/** @addr: start of the user range, any byte alignment. */
 	unsigned long addr;
+	/** @len: bytes of the range. */
 	size_t len;
-	u32 access;			/* PEERMAP_ACCESS_* */
-	u32 flags;			/* PEERMAP_MAP_* */
-	void *priv;			/* the importer's */
+	/** @access: PEERMAP_ACCESS_* the device may do. */
+	u32 access;
+	/** @flags: PEERMAP_MAP_*: how RAM is held (pinned or on demand). */
+	u32 flags;
+	/** @priv: the importer's, as given to peermap_map(). */
+	void *priv;
+	/** @nsegs: entries in @segs. */
 	unsigned int nsegs;
-	struct peermap_segment *segs;	/* cover [addr, addr + len) in order */
+	/**
+	 * @segs: the segments, covering [@addr, @addr + @len) in order;
+	 * NULL while invalid. Protected by the mapping's lock: read while
+	 * valid and holding off the invalidate callback.
+	 */
+	struct peermap_segment *segs;
 };
 
 struct peermap_mapping *peermap_map(struct device *client,
@@ -81,66 +124,113 @@ void peermap_unmap(struct peermap_mapping *map);
 
 /* --- exporter side ------------------------------------------------------ */
 
-/*
- * Device memory an exporter may take back (an object): the core lists the
- * live peer pieces of it, so that peermap_revoke() finds every mapping.
- * Embed one per object, set it up with peermap_revocable_init().
+/**
+ * struct peermap_revocable - device memory an exporter may take back
+ *
+ * One per object, embedded in it and set up with peermap_revocable_init():
+ * the core lists the live peer pieces of the object, so that
+ * peermap_revoke() finds every mapping. The exporter touches no field.
  */
 struct peermap_revocable {
-	spinlock_t lock;		/* protects reqs */
-	struct list_head reqs;		/* peermap_p2p_req.rv_node */
-	struct mutex revoke_lock;	/* one peermap_revoke() at a time */
+	/** @lock: protects @reqs; a leaf. */
+	spinlock_t lock;
+	/**
+	 * @reqs: the attached requests (&peermap_p2p_req.rv_node), from
+	 * peermap_req_attach() until their piece is torn down.
+	 */
+	struct list_head reqs;
+	/**
+	 * @revoke_lock: one peermap_revoke() of the object at a time; taken
+	 * with no exporter lock held, outside each mapping's lock.
+	 */
+	struct mutex revoke_lock;
 };
 
 struct peermap_pieces;
+struct peermap_revoke_ops;
 
-/*
- * One exporter VMA piece being mapped for a client. The core fills the "in"
- * fields; the exporter's p2p_map adds segments with peermap_req_add_bar()
- * or peermap_req_add_pages(), attaches the request to the object with
- * peermap_req_attach(), and may keep a pointer in @priv, handed back to its
- * p2p_unmap.
+/**
+ * struct peermap_p2p_req - one exporter VMA piece being mapped for a client
+ *
+ * The core fills @client and @access; the exporter's p2p_map adds segments
+ * with peermap_req_add_bar() or peermap_req_add_pages(), attaches the
+ * request to the object with peermap_req_attach(), and may keep a pointer
+ * in @priv, handed back to its p2p_unmap. The fields after @priv are the
+ * core's: the exporter neither reads nor writes them.
  */
 struct peermap_p2p_req {
-	struct device *client;		/* in: the importer's device */
-	u32 access;			/* in: PEERMAP_ACCESS_* */
-	void *priv;			/* out: the exporter's */
+	/** @client: in: the importer's device. */
+	struct device *client;
+	/** @access: in: PEERMAP_ACCESS_* the importer asks for. */
+	u32 access;
+	/** @priv: out: the exporter's, for its p2p_unmap. */
+	void *priv;
 
-	/* private to the core */
+	/** @map: core: the mapping this piece is part of. */
 	struct peermap_mapping *map;
-	struct peermap_pieces *pieces;	/* what the segments are added to */
+	/**
+	 * @revoke_ops: core: how peermap_revoke() reaches @map, set by
+	 * whoever made the request (mapping.c), so exporter.c never calls
+	 * mapping.c (kernel/core/exporter.h).
+	 */
+	const struct peermap_revoke_ops *revoke_ops;
+	/**
+	 * @pieces: core: the resolution p2p_map adds segments to; NULL once
+	 * installed.
+	 */
+	struct peermap_pieces *pieces;
+	/** @exp: core: the exporter, whose module the request holds. */
 	struct peermap_exporter *exp;
-	struct list_head node;		/* in pieces->peers */
-	struct list_head iovas;		/* struct peermap_iova to undo */
-	struct list_head sgts;		/* struct peermap_sgt to undo */
-	struct peermap_revocable *rv;	/* attached to, or NULL */
-	struct list_head rv_node;	/* in rv->reqs, under rv->lock */
-	bool live;			/* p2p_map succeeded: p2p_unmap owed */
+	/** @node: core: in the resolution's list of peer pieces. */
+	struct list_head node;
+	/** @iovas: core: dma_map_resource() mappings to undo. */
+	struct list_head iovas;
+	/** @sgts: core: DMA-mapped fallback pages to undo. */
+	struct list_head sgts;
+	/** @rv: core: the object it is attached to, or NULL. */
+	struct peermap_revocable *rv;
+	/** @rv_node: core: in @rv's list, under its lock. */
+	struct list_head rv_node;
+	/** @live: core: p2p_map succeeded, so p2p_unmap is owed. */
+	bool live;
 };
 
+/**
+ * struct peermap_exporter - a driver that owns device memory and mmaps it
+ *
+ * Filled in by the exporter and given to peermap_register_exporter(); the
+ * exporter keeps it (static or in its module's data) until
+ * peermap_unregister_exporter().
+ */
 struct peermap_exporter {
+	/** @name: for log lines and the tracepoints. */
 	const char *name;
+	/** @owner: THIS_MODULE; each peer piece holds a reference on it. */
 	struct module *owner;
-	/* VMAs with these vm_ops belong to this exporter */
+	/** @vm_ops: VMAs with these vm_ops belong to this exporter. */
 	const struct vm_operations_struct *vm_ops;
-	/*
-	 * Resolve [start, start + len) of @vma, which lies inside the VMA,
-	 * for req->client: add segments covering it in order and return 0, or
-	 * return -errno to refuse (-EAGAIN: busy moving the memory, the core
-	 * retries). Called with the mmap lock held for read; may sleep.
-	 * Answer from the object's state, not the CPU page tables.
+	/**
+	 * @p2p_map: resolve [start, start + len) of @vma, which lies inside
+	 * the VMA, for req->client: add segments covering it in order and
+	 * return 0, or return -errno to refuse (-EAGAIN: busy moving the
+	 * memory, the core retries). Called with the mmap lock held for
+	 * read; may sleep. Answer from the object's state, not the CPU page
+	 * tables.
 	 */
 	int (*p2p_map)(struct vm_area_struct *vma, unsigned long start,
 		       unsigned long len, struct peermap_p2p_req *req);
-	/*
-	 * Undo p2p_map after the core tore the DMA addresses down. May run
-	 * under the mapping's lock (from an invalidation): must not allocate
-	 * nor take a lock held around an allocation or around
-	 * peermap_revoke().
+	/**
+	 * @p2p_unmap: undo p2p_map after the core tore the DMA addresses
+	 * down. May run under the mapping's lock (from an invalidation):
+	 * must not allocate nor take a lock held around an allocation or
+	 * around peermap_revoke().
 	 */
 	void (*p2p_unmap)(struct peermap_p2p_req *req);
 
-	/* private to the core */
+	/**
+	 * @node: core: in the list of exporters, changed under its mutex
+	 * and read under RCU.
+	 */
 	struct list_head node;
 };
 
