@@ -22,6 +22,11 @@
  *  - "removal" unbinds the exporter's or the importer's driver; its
  *    teardown binds it again. Run it on its own (-f removal), the rest
  *    with -F removal: tests/vm/58-harden.t.
+ *
+ * Teardowns also run after a failed ASSERT (not after a timeout: the
+ * harness kills the test's process group; 58-harden.t binds the drivers
+ * again if they are not). A setup that fails has no teardown: setups
+ * change nothing outside their process before their last ASSERT.
  */
 #include <errno.h>
 #include <fcntl.h>
