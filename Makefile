@@ -77,6 +77,12 @@ $(B)/san/tests/%: tests/unit/%.c tests/unit/tap.h $(LIB_SRC) $(LIB_HDR) $(KSHARE
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(INC) -Ikernel/core -Itests/unit $< $(LIB_SRC) $(KSHARED) -o $@
 
+# The harness's teardown after a failed ASSERT, built as the guest tests are
+# (-O2, no sanitizer: the bug it guards against shows at -O2 only).
+$(B)/san/tests/test_harness: tests/unit/test_harness.c $(B)/ksft/kselftest_harness.h
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(GUEST_WARN) $(CFLAGS) -isystem $(B)/ksft $< -o $@
+
 unit: $(UNIT_BIN)
 
 # CHECK_ARGS is passed to scripts/check, e.g. CHECK_ARGS="--topology switch".
