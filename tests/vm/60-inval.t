@@ -1,12 +1,15 @@
 # SPDX-License-Identifier: GPL-2.0
 # Mixed ranges, invalidation, revocation and fallback
 # (tests/guest/inval_test.c), the tracepoints, then the exporter's device
-# taken away under live mappings: unbound, or hot-unplugged where the
+# taken away under live mappings: the removal fixture's variants one at a
+# time, unbind (bound again by its teardown) then hot-unplug where the
 # topology allows it (TOPO_TEST_UNPLUG_ID). Runs last: the device may not
 # come back.
 . "$(dirname "$0")/tap.sh"
 . /etc/peermap/topology
-here=$(dirname "$0")
+# Where the removal tests find remove-dev.sh.
+PM_TESTS_DIR=$(cd "$(dirname "$0")" && pwd)
+export PM_TESTS_DIR
 
 # A second exporter device for ranges that mix exporters: the topology's
 # NVMe controller memory buffer, through new_id.
@@ -26,7 +29,7 @@ tr=/sys/kernel/tracing
 echo > $tr/trace
 echo 1 > $tr/events/peermap/enable
 
-PM_STRESS_SECONDS=${PM_STRESS_SECONDS:-5} pm-inval_test
+pm-inval_test -F removal
 st=$?
 # 1: a test failed (it said so); anything else: the program died.
 [ $st -le 1 ]
@@ -54,18 +57,20 @@ if [ -n "${TOPO_TEST_CMB:-}" ]; then
 	ok $? "second exporter unbound"
 fi
 
-# The device goes with live mappings: unbind, then bind again.
+# The device goes with live mappings: unbind; the test's teardown binds
+# it again (bound here if it did not, so that the rest still runs).
 bdf=$(basename "$(readlink /sys/class/misc/peermap-bar0/device)")
-PM_REMOVE_CMD="sh $here/remove-dev.sh unbind" pm-inval_test removal
+pm-inval_test -r removal.unbind.device_removed_with_live_mappings
 ok $? "exporter unbound under live mappings: revoked, zapped, gone"
-echo "$bdf" > /sys/bus/pci/drivers/peermap_bar/bind
-ok $? "exporter bound again"
+drv=$(readlink "/sys/bus/pci/devices/$bdf/driver")
+is "${drv##*/}" peermap_bar "exporter bound again"
+[ -e "/sys/bus/pci/devices/$bdf/driver" ] ||
+	echo "$bdf" > /sys/bus/pci/drivers/peermap_bar/bind
 run "a copy works after the exporter came back" peermap copy --from dev --to dev --size 8K
 
 # Hot-unplug through QEMU's monitor, where the slot allows it.
 if [ -n "${TOPO_TEST_UNPLUG_ID:-}" ]; then
-	PM_REMOVE_CMD="sh $here/remove-dev.sh unplug $TOPO_TEST_UNPLUG_ID" \
-		pm-inval_test removal
+	pm-inval_test -r removal.unplug.device_removed_with_live_mappings
 	ok $? "exporter hot-unplugged (device_del) under live mappings"
 	is "$(ls /dev/peermap-bar0 2>/dev/null)" "" "its device node is gone"
 	run "the importer still works" peermap copy --from ram --to ram --size 4K
