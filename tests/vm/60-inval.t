@@ -13,7 +13,7 @@ export PM_TESTS_DIR
 
 # A second exporter device for ranges that mix exporters: the topology's
 # NVMe controller memory buffer, through new_id.
-cmb_desc="NVMe CMB ${TOPO_TEST_CMB:-} is a second exporter, /dev/peermap-bar1"
+cmb_desc="NVMe CMB${TOPO_TEST_CMB:+ $TOPO_TEST_CMB} is a second exporter, /dev/peermap-bar1"
 if [ -n "${TOPO_TEST_CMB:-}" ]; then
 	id=$(cat /sys/bus/pci/devices/$TOPO_TEST_CMB/vendor \
 		/sys/bus/pci/devices/$TOPO_TEST_CMB/device | sed 's/0x//' | paste -sd' ')
