@@ -64,17 +64,21 @@ static void undo_obj(struct undo *u, const struct pm_obj *o)
 		u->obj[u->nobj++] = *o;
 }
 
-static void race_stop(struct race *rc);
+static int race_stop(struct race *rc);
 
 static void undo_all(struct __test_metadata *_metadata, struct undo *u)
 {
 	struct peermap_bar_obj_info oi;
 	unsigned int i;
-	int err;
+	int err, n;
 
-	if (u->race)
-		race_stop(u->race);
+	if (u->race) {
+		n = race_stop(u->race);
+		if (n)
+			TH_LOG("teardown: stopped %d racing threads", n);
+	}
 	if (u->child > 0) {
+		TH_LOG("teardown: killing child %d", (int)u->child);
 		kill(u->child, SIGKILL);
 		waitpid(u->child, NULL, 0);
 	}
@@ -86,9 +90,10 @@ static void undo_all(struct __test_metadata *_metadata, struct undo *u)
 			TH_LOG("teardown: restored object %llu: %s",
 			       (unsigned long long)oi.handle, strerror(-err));
 		}
+		/* Also a denied client, which the object's info does not show. */
 		err = pm_obj_policy(&u->obj[i], 0, "");
-		if (err)
-			TH_LOG("teardown: policy off for object %llu: %s",
+		if (err || oi.policy)
+			TH_LOG("teardown: policy %#x off for object %llu: %s", oi.policy,
 			       (unsigned long long)oi.handle, strerror(-err));
 	}
 	if (u->rmmod && access("/sys/module/peermap_bar", F_OK)) {
@@ -948,11 +953,15 @@ struct race {
 	int nthreads;			/* started */
 };
 
-static void race_stop(struct race *rc)
+/* Stop the threads started; how many there were. */
+static int race_stop(struct race *rc)
 {
+	int n = rc->nthreads;
+
 	rc->stop = 1;
 	while (rc->nthreads > 0)
 		pthread_join(rc->t[--rc->nthreads], NULL);
+	return n;
 }
 
 static void race_fail(struct race *rc, int bad, int err, const char *what)
