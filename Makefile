@@ -62,7 +62,7 @@ GUEST_WARN := $(WARN) -Wno-missing-prototypes
 $(B)/ksft/kselftest_harness.h: scripts/ksft-harness
 	@scripts/ksft-harness $(@D)
 
-$(B)/guest/bin/pm-%: tests/guest/%.c tests/guest/harness.h tests/guest/legacy_harness.h tests/guest/util.h $(B)/ksft/kselftest_harness.h $(LIB_SRC) $(LIB_HDR)
+$(B)/guest/bin/pm-%: tests/guest/%.c tests/guest/harness.h tests/guest/util.h $(B)/ksft/kselftest_harness.h $(LIB_SRC) $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(GUEST_WARN) $(CFLAGS) -static -pthread $(INC) -Itests/guest -isystem $(B)/ksft -Itests/kmod $< $(LIB_SRC) -o $@
 
