@@ -90,24 +90,6 @@ static inline void edu_wait_chunks(int fd, uint64_t target)
 		usleep(1000);
 }
 
-/*
- * Open the first exporter into @bar and return the first importer's fd;
- * on failure say "Bail out!" (TAP) and return -1.
- */
-static inline int open_bar0_edu0(struct pm_bar *bar)
-{
-	int err = pm_bar_open(0, bar), edu;
-
-	if (err) {
-		printf("Bail out! %s/peermap-bar0: %s\n", pm_dev_dir(), strerror(-err));
-		return -1;
-	}
-	edu = pm_edu_open(0);
-	if (edu < 0)
-		printf("Bail out! %s/peermap-edu0: %s\n", pm_dev_dir(), strerror(-edu));
-	return edu < 0 ? -1 : edu;
-}
-
 /* A copy run by a thread: pthread_create(&t, NULL, edu_copy_thread, &job). */
 struct edu_copy_job {
 	int fd;			/* the importer */
