@@ -30,22 +30,39 @@ modules: deps
 	@scripts/build-modules $(KERNEL) >/dev/null
 	@scripts/build-modules stock61 >/dev/null
 
-# Host library (static and shared) and CLI.
-user: $(B)/host/libpeermap.a $(B)/host/libpeermap.so $(B)/host/bin/peermap
+# The version is written once, in include/uapi/peermap/version.h
+# ("MAJOR.MINOR[.PATCH]"): the shared library is libpeermap.so.MAJOR (its
+# soname) .MINOR.PATCH. docs/api.md says what changes which number.
+VERSION  := $(shell sed -n 's/^.define PEERMAP_VERSION "\(.*\)"$$/\1/p' include/uapi/peermap/version.h)
+ifeq ($(VERSION),)
+$(error no PEERMAP_VERSION "MAJOR.MINOR[.PATCH]" in include/uapi/peermap/version.h)
+endif
+SOMAJOR  := $(word 1,$(subst ., ,$(VERSION)))
+SONAME   := libpeermap.so.$(SOMAJOR)
+LIB_SO   := $(SONAME).$(word 2,$(subst ., ,$(VERSION))).$(or $(word 3,$(subst ., ,$(VERSION))),0)
+LIB_OBJ  := $(patsubst lib/%.c,$(B)/host/obj/%.o,$(LIB_SRC))
+
+# Host library (static and shared) and CLI. Only what lib/peermap.h
+# declares is exported (-fvisibility=hidden; the header says default).
+user: $(B)/host/libpeermap.a $(B)/host/$(SONAME) $(B)/host/libpeermap.so $(B)/host/bin/peermap
 
 $(B)/host/obj/%.o: lib/%.c $(LIB_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(WARN) $(CFLAGS) -fPIC $(INC) -c $< -o $@
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden $(INC) -c $< -o $@
 
-$(B)/host/libpeermap.a: $(patsubst lib/%.c,$(B)/host/obj/%.o,$(LIB_SRC))
+$(B)/host/libpeermap.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
-$(B)/host/libpeermap.so: $(patsubst lib/%.c,$(B)/host/obj/%.o,$(LIB_SRC))
-	$(CC) -shared -Wl,-soname,libpeermap.so.0 -o $@ $^
+$(B)/host/$(LIB_SO): $(LIB_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined -o $@ $^
+
+# The run-time link (the soname) and the link-time one (-lpeermap).
+$(B)/host/$(SONAME) $(B)/host/libpeermap.so: $(B)/host/$(LIB_SO)
+	ln -sfn $(LIB_SO) $@
 
 $(B)/host/bin/peermap: $(CLI_SRC) $(CLI_HDR) $(B)/host/libpeermap.a $(LIB_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(INC) $(CLI_SRC) $(B)/host/libpeermap.a -o $@
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(INC) $(CLI_SRC) $(B)/host/libpeermap.a $(LDFLAGS) -o $@
 
 # Programs for the test guest: static, no sanitizer runtime there.
 GUEST_TESTS := $(patsubst tests/guest/%.c,$(B)/guest/bin/pm-%,$(wildcard tests/guest/*_test.c))

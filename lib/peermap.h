@@ -27,6 +27,13 @@ struct pm_obj {
 	void *cpu;
 };
 
+/*
+ * The library's ABI is exactly these functions: it is built with
+ * -fvisibility=hidden, so lib/pci.c's helpers and anything else not
+ * declared here stay inside it (docs/api.md: versioning).
+ */
+#pragma GCC visibility push(default)
+
 /* Device directory, "/dev" unless PEERMAP_DEV_DIR says otherwise. */
 const char *pm_dev_dir(void);
 
@@ -90,5 +97,7 @@ const char *pm_path_name(unsigned int path);
  * two, "KiB"/"MiB"/"GiB" also accepted). Returns 0 or -EINVAL/-ERANGE.
  */
 int pm_parse_size(const char *s, uint64_t *out);
+
+#pragma GCC visibility pop
 
 #endif
