@@ -18,7 +18,8 @@ CLI_HDR  := $(wildcard cli/*.h)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/san/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps modules user guest unit check check-debug demo bench checkpatch sparse clean
+.PHONY: all deps modules user guest unit check check-debug demo bench checkpatch sparse \
+	install uninstall clean
 
 all: deps modules user guest
 
@@ -127,6 +128,54 @@ checkpatch: deps
 sparse: deps
 	@out=$$(scripts/build-modules $(KERNEL) | tail -n 1); \
 	 $(MAKE) -s -C /lib/modules/$$(basename $$out)/build M=$$out/kernel C=2 CHECK=sparse W=1 modules
+
+# Install the library, its headers, peermap.pc, the CLI and the man pages
+# (GNU-style directories; DESTDIR stages, PREFIX=/usr for a package). It
+# needs `make user` only: neither scripts/deps nor a kernel (nor root, for
+# a DESTDIR). Run as root without DESTDIR, it updates the loader's cache.
+PREFIX       ?= /usr/local
+BINDIR       ?= $(PREFIX)/bin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+MANDIR       ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+INSTALL      ?= install
+# <peermap.h> and, as it includes them, <peermap/*.h>: all in one folder,
+# found with `pkg-config --cflags peermap` (-I$(INCLUDEDIR)/peermap).
+HDRDIR       := $(INCLUDEDIR)/peermap
+UAPI_HDR     := $(wildcard include/uapi/peermap/*.h)
+# One man page link per function (man pm_obj_alloc), from lib/peermap.h.
+lparen       := (
+LIB_FUNCS    := $(shell sed -n 's/^[a-z].*[ *]\(pm_[a-z_]*\)$(lparen).*/\1/p' lib/peermap.h)
+
+install: user
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(HDRDIR)/peermap \
+		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man8
+	$(INSTALL) -m 755 $(B)/host/bin/peermap $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 755 $(B)/host/$(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sfn $(LIB_SO) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sfn $(LIB_SO) $(DESTDIR)$(LIBDIR)/libpeermap.so
+	$(INSTALL) -m 644 $(B)/host/libpeermap.a $(DESTDIR)$(LIBDIR)/
+	$(INSTALL) -m 644 lib/peermap.h $(DESTDIR)$(HDRDIR)/
+	$(INSTALL) -m 644 $(UAPI_HDR) $(DESTDIR)$(HDRDIR)/peermap/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    lib/peermap.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/peermap.pc
+	$(INSTALL) -m 644 docs/man/peermap.8 $(DESTDIR)$(MANDIR)/man8/
+	$(INSTALL) -m 644 docs/man/libpeermap.3 $(DESTDIR)$(MANDIR)/man3/
+	@for f in $(LIB_FUNCS); do \
+		echo '.so man3/libpeermap.3' > $(DESTDIR)$(MANDIR)/man3/$$f.3 || exit 1; \
+	done
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/peermap \
+	      $(addprefix $(DESTDIR)$(LIBDIR)/,$(LIB_SO) $(SONAME) libpeermap.so libpeermap.a) \
+	      $(DESTDIR)$(HDRDIR)/peermap.h $(addprefix $(DESTDIR)$(HDRDIR)/peermap/,$(notdir $(UAPI_HDR))) \
+	      $(DESTDIR)$(PKGCONFIGDIR)/peermap.pc $(DESTDIR)$(MANDIR)/man8/peermap.8 \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man3/,libpeermap.3 $(addsuffix .3,$(LIB_FUNCS)))
+	rmdir $(DESTDIR)$(HDRDIR)/peermap $(DESTDIR)$(HDRDIR) 2>/dev/null || true
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
 clean:
 	rm -rf $(B)

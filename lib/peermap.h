@@ -2,7 +2,9 @@
 /*
  * libpeermap: user-space access to peermap's reference exporter
  * (/dev/peermap-barN) and importer (/dev/peermap-eduN). Functions return
- * 0 or a negative errno; none prints.
+ * 0 or a negative errno; none prints. Installed as <peermap.h> in
+ * $(INCLUDEDIR)/peermap, beside the user ABI headers it includes
+ * (`pkg-config --cflags peermap`); man libpeermap(3).
  */
 #ifndef PEERMAP_LIB_PEERMAP_H
 #define PEERMAP_LIB_PEERMAP_H
