@@ -18,7 +18,7 @@ CLI_HDR  := $(wildcard cli/*.h)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/san/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps modules user guest unit check check-debug demo bench checkpatch sparse \
+.PHONY: all deps modules modules_install user guest unit check check-debug demo bench checkpatch sparse \
 	install uninstall clean
 
 all: deps modules user guest
@@ -30,6 +30,25 @@ deps:
 modules: deps
 	@scripts/build-modules $(KERNEL) >/dev/null
 	@scripts/build-modules stock61 >/dev/null
+
+# The modules for the kernel you run (or KDIR, a kernel build tree),
+# installed by Kbuild's modules_install into /lib/modules/RELEASE/extra
+# (INSTALL_MOD_DIR) under INSTALL_MOD_PATH. Needs that kernel's headers,
+# not scripts/deps nor the bed's kernels. Distributions' build trees have
+# no System.map, and Kbuild then skips depmod: for a real install (no
+# INSTALL_MOD_PATH) it is run here, so that modprobe finds the modules.
+KDIR            ?= /lib/modules/$(shell uname -r)/build
+INSTALL_MOD_DIR ?= extra
+modules_install:
+	@if [ ! -d "$(KDIR)" ]; then \
+		echo "modules_install: no kernel build tree at $(KDIR): install the kernel's headers (Debian: linux-headers-$$(uname -r)) or set KDIR" >&2; \
+		exit 1; \
+	fi
+	@out=$$(scripts/build-modules --no-tests $(KDIR)) && \
+	 $(MAKE) -C $(KDIR) M=$$out/kernel INSTALL_MOD_DIR=$(INSTALL_MOD_DIR) modules_install && \
+	 if [ -z "$(INSTALL_MOD_PATH)" ] && [ ! -e $(KDIR)/System.map ]; then \
+		echo "  DEPMOD  $$(basename $$out)"; depmod -a $$(basename $$out); \
+	 fi
 
 # The version is written once, in include/uapi/peermap/version.h
 # ("MAJOR.MINOR[.PATCH]"): the shared library is libpeermap.so.MAJOR (its
