@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
-# peermap: `make` builds everything, `make check` runs every test.
+# peermap: `make` builds everything, `make check` runs every test; `make
+# user` and `make install` need neither root nor the bed (README: Install).
 # See README.md and docs/testing.md.
 
 KERNEL   ?= stock
@@ -23,6 +24,11 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/san/tests/%,$(UNIT_SRC))
 
 all: deps modules user guest
 
+# What the test bed needs (QEMU, busybox, Debian's kernels and sources:
+# apt-get, as root; quick and quiet once there). Everything that builds
+# for the bed or runs it calls it: all, modules, guest, check, check-debug,
+# demo, bench. User space (make user, make install) and make
+# modules_install do not: they need a compiler, and root only to install.
 deps:
 	@scripts/deps
 
@@ -86,7 +92,7 @@ $(B)/host/bin/peermap: $(CLI_SRC) $(CLI_HDR) $(B)/host/libpeermap.a $(LIB_HDR)
 
 # Programs for the test guest: static, no sanitizer runtime there.
 GUEST_TESTS := $(patsubst tests/guest/%.c,$(B)/guest/bin/pm-%,$(wildcard tests/guest/*_test.c))
-guest: $(B)/guest/bin/peermap $(GUEST_TESTS) $(B)/guest/bin/pm-bench
+guest: deps $(B)/guest/bin/peermap $(GUEST_TESTS) $(B)/guest/bin/pm-bench
 
 # The guest half of `make bench`; its kernel half is tests/kmod/pm_bench.c.
 $(B)/guest/bin/pm-bench: tests/bench/bench.c tests/kmod/pm_bench.h $(LIB_SRC) $(LIB_HDR)
