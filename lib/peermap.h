@@ -30,9 +30,9 @@ struct pm_obj {
 };
 
 /*
- * The library's ABI is exactly these functions: it is built with
+ * The library exports exactly these functions: it is built with
  * -fvisibility=hidden, so lib/pci.c's helpers and anything else not
- * declared here stay inside it (docs/api.md: versioning).
+ * declared here stay inside it (docs/api.md: Versions and the soname).
  */
 #pragma GCC visibility push(default)
 
