@@ -105,9 +105,12 @@ GUEST_WARN := $(WARN) -Wno-missing-prototypes
 $(B)/ksft/kselftest_harness.h: scripts/ksft-harness
 	@scripts/ksft-harness $(@D)
 
-$(B)/guest/bin/pm-%: tests/guest/%.c tests/guest/harness.h tests/guest/util.h $(B)/ksft/kselftest_harness.h $(LIB_SRC) $(LIB_HDR)
+# examples_test drives the skeleton modules through their ioctl headers.
+EXAMPLE_HDR := $(wildcard examples/*/*.h)
+$(B)/guest/bin/pm-%: tests/guest/%.c tests/guest/harness.h tests/guest/util.h $(B)/ksft/kselftest_harness.h $(LIB_SRC) $(LIB_HDR) $(EXAMPLE_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(GUEST_WARN) $(CFLAGS) -static -pthread $(INC) -Itests/guest -isystem $(B)/ksft -Itests/kmod $< $(LIB_SRC) -o $@
+	$(CC) $(CSTD) $(GUEST_WARN) $(CFLAGS) -static -pthread $(INC) -Itests/guest -isystem $(B)/ksft -Itests/kmod \
+		$(addprefix -I,$(dir $(EXAMPLE_HDR))) $< $(LIB_SRC) -o $@
 
 $(B)/guest/bin/peermap: $(CLI_SRC) $(CLI_HDR) $(LIB_SRC) $(LIB_HDR)
 	@mkdir -p $(@D)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# The exporter binds other devices through new_id: an NVMe controller's
-# CMB (QEMU nvme, cmb_size_mb=16, BAR2), added with vm-run's --qemu-args.
+# The exporter binds other devices through new_id and driver_override: an
+# NVMe controller's CMB (QEMU nvme, cmb_size_mb=16, BAR2), added with
+# vm-run's --qemu-args.
 # The guest side is tests/vm/new-id.sh; its TAP is this test's output.
 top=$(cd "$(dirname "$0")/../.." && pwd)
 nvme="-drive file=null-co://,if=none,format=raw,id=pmnvm"

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Run by tests/host/test_new_id.sh in a guest with an NVMe controller whose
 # controller memory buffer (CMB) is BAR2: peermap_bar takes any device with
-# a large memory BAR through new_id, and its objects work like ivshmem's.
+# a large memory BAR through new_id, and its objects work like ivshmem's;
+# then the same device through driver_override, as README.md tells a user.
 # Argument: the NVMe's PCI name.
 . "$(dirname "$0")/tap.sh"
 bdf=$1
@@ -24,4 +25,14 @@ echo "$out" | sed 's/^/# /'
 is "$(echo "$out" | grep -c ' peer ')" 1 "a 1 MiB CMB object is one peer segment"
 run "unbind from peermap_bar" sh -c "echo $bdf > /sys/bus/pci/drivers/peermap_bar/unbind"
 is "$(ls /dev/peermap-bar1 2>/dev/null)" "" "/dev/peermap-bar1 gone after unbind"
+
+# driver_override: this one device, whatever its ID (new_id's is removed
+# first, so that only the override can bind it).
+d=/sys/bus/pci/devices/$bdf
+run "remove_id '$id' from peermap_bar" sh -c "echo '$id' > /sys/bus/pci/drivers/peermap_bar/remove_id"
+run "driver_override peermap_bar, drivers_probe" sh -c "echo peermap_bar > $d/driver_override && echo $bdf > /sys/bus/pci/drivers_probe"
+is "$(basename "$(readlink $d/driver)")" peermap_bar "driver_override bound $bdf to peermap_bar"
+run "copy RAM -> CMB object, bound by driver_override" peermap copy --bar 1 --from ram --to dev --size 8K
+run "unbind, clear driver_override" sh -c "echo $bdf > $d/driver/unbind && echo > $d/driver_override"
+is "$(cat $d/driver_override)" "(null)" "driver_override cleared"
 done_testing
