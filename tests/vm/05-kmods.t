@@ -15,12 +15,12 @@ loaded=""
 # is built into the kernel, nothing if neither.
 where() {
 	_n=$(echo "$1" | tr - _)
-	if sed 's|:.*||; s|.*/||; s|\.ko.*||' $mods/modules.dep | tr - _ |
+	if sed 's|:.*||; s|.*/||; s|\.ko.*||' "$mods"/modules.dep | tr - _ |
 		grep -qx "$_n"; then
 		echo module
-	elif sed 's|.*/||; s|\.ko.*||' $mods/modules.builtin | tr - _ |
+	elif sed 's|.*/||; s|\.ko.*||' "$mods"/modules.builtin | tr - _ |
 		grep -qx "$_n" ||
-		tr '\0' '\n' < $mods/modules.builtin.modinfo 2>/dev/null |
+		tr '\0' '\n' < "$mods"/modules.builtin.modinfo 2>/dev/null |
 		grep -q "^$_n\."; then
 		echo builtin
 	fi
@@ -29,7 +29,7 @@ where() {
 # load NAME TEST DESCRIPTION: modprobe NAME (a module), then TEST (a
 # command) must pass; skips without a module tree or without NAME.
 load() {
-	if [ ! -f $mods/modules.dep ]; then
+	if [ ! -f "$mods"/modules.dep ]; then
 		skip "no module tree of $rel in the guest: only Debian's generic kernels (trixie, latest) bring theirs" "$3"
 		return
 	fi
