@@ -29,10 +29,13 @@ all: deps modules user guest
 # for the bed or runs it calls it: all, modules, guest, check, check-debug,
 # demo, bench. User space (make user, make install) and make
 # modules_install do not: they need a compiler, and root only to install.
+# KERNEL=trixie or latest also makes their trixie build root
+# (scripts/kernel-root): `make modules KERNEL=latest`.
 deps:
-	@scripts/deps
+	@scripts/deps $(KERNEL)
 
-# Kernel modules for the stock 6.12 kernel and Debian 12's 6.1 (compat).
+# Kernel modules for the stock 6.12 kernel (or KERNEL) and Debian 12's 6.1
+# (compat).
 modules: deps
 	@scripts/build-modules $(KERNEL) >/dev/null
 	@scripts/build-modules stock61 >/dev/null
