@@ -20,7 +20,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/san/tests/%,$(UNIT_SRC))
 
 .PHONY: all deps modules modules_install user guest unit check check-debug demo bench checkpatch sparse \
-	install uninstall clean
+	install uninstall packages check-packages clean
 
 all: deps modules user guest
 
@@ -207,6 +207,16 @@ uninstall:
 	      $(addprefix $(DESTDIR)$(MANDIR)/man3/,libpeermap.3 $(addsuffix .3,$(LIB_FUNCS)))
 	rmdir $(DESTDIR)$(HDRDIR)/peermap $(DESTDIR)$(HDRDIR) 2>/dev/null || true
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
+
+# Debian packages in build/packages/: peermap-dkms, libpeermap0,
+# libpeermap-dev, peermap-tools (scripts/make-packages; needs dpkg-dev).
+packages:
+	@scripts/make-packages $(B)/packages
+
+# They, installed with DKMS in a clean Debian 13 system with two kernels
+# (part of make check; root, the Debian archive).
+check-packages:
+	@tests/packages/test_packages.sh
 
 clean:
 	rm -rf $(B)

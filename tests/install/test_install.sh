@@ -148,35 +148,10 @@ header_alone() {
 		$(pkg-config --cflags peermap) -c "$work/alone.c" -o "$work/alone.o"
 }
 
-cat > "$work/prog.c" <<'EOF'
-/* A user of the installed library: calls that need no device. */
-#include <errno.h>
-#include <stdio.h>
-#include <string.h>
-
-#include <peermap.h>
-#include <peermap/version.h>
-
-int main(void)
-{
-	struct pm_bar bar = { .fd = -1 };
-	uint64_t size = 0;
-	int err;
-
-	printf("peermap %s, devices in %s\n", PEERMAP_VERSION, pm_dev_dir());
-	if (pm_parse_size("64KiB", &size) || size != 65536)
-		return 1;
-	if (strcmp(pm_path_name(PEERMAP_PATH_SWITCH), "switch"))
-		return 1;
-	err = pm_bar_open(0, &bar);	/* PEERMAP_DEV_DIR has no nodes */
-	printf("pm_bar_open: %s\n", strerror(-err));
-	return err == -ENOENT ? 0 : 1;
-}
-EOF
 
 link_shared() {
 	# shellcheck disable=SC2046
-	$CC $(cflags) "$work/prog.c" $(pkg-config --libs peermap) -o "$work/prog" &&
+	$CC $(cflags) "$top/tests/install/prog.c" $(pkg-config --libs peermap) -o "$work/prog" &&
 		readelf -d "$work/prog" | grep -q "NEEDED.*\[libpeermap\.so\.$major\]"
 }
 
@@ -193,7 +168,7 @@ pm_bar_open: No such file or directory" ] || { echo "$out"; return 1; }
 
 link_static() {
 	# shellcheck disable=SC2046
-	$CC $(cflags) "$work/prog.c" -Wl,-Bstatic $(pkg-config --libs peermap) \
+	$CC $(cflags) "$top/tests/install/prog.c" -Wl,-Bstatic $(pkg-config --libs peermap) \
 		-Wl,-Bdynamic -o "$work/prog-static" || return 1
 	! readelf -d "$work/prog-static" | grep -q 'NEEDED.*libpeermap' ||
 		{ echo "libpeermap.so is needed"; return 1; }
