@@ -7,8 +7,10 @@
 # overlay), apt installs them, DKMS builds and installs the modules for
 # both kernels without a compiler warning, modprobe resolves them, a
 # program built with `pkg-config --cflags --libs peermap` links and
-# starts, peermap(8) runs, and purging peermap-dkms takes the modules
-# away again. TAP on stdout. Needs root (chroot, mounts).
+# starts, peermap(8) runs, purging peermap-dkms takes the modules away
+# again, and the modules DKMS built load on those two Debian kernels in
+# test guests (switch topology) and pass the peer-to-peer suite (10-p2p)
+# there. TAP on stdout. Needs root (chroot, mounts).
 #
 #   tests/packages/test_packages.sh
 set -uo pipefail
@@ -148,6 +150,9 @@ loadable() {
 for rel in "${rels[@]}"; do
 	check "DKMS built peermap $version for $rel, no warning, modinfo agrees" built "$rel"
 	check "modprobe -S $rel resolves peermap_bar and the core it needs" loadable "$rel"
+	# Kept for the guests below.
+	mkdir -p "$work/mods/$rel"
+	cp "$work/root/lib/modules/$rel/updates/dkms/"* "$work/mods/$rel/" 2>/dev/null
 done
 
 prog() {
@@ -177,6 +182,26 @@ purge() {
 	[ ! -e "$work/root/usr/src/peermap-$version" ] || { echo "sources left behind"; return 1; }
 }
 check "purging peermap-dkms removes the modules from every kernel" purge
+
+# guest NAME REL: the modules DKMS built for REL load in a guest of Debian's
+# kernel NAME (the same release) and pass the peer-to-peer suite there.
+guest() {
+	local out
+	out=$("$top/scripts/vm-run" --kernel "$1" --topology switch --modules "$work/mods/$2" \
+		--qemu-args "-icount shift=0,sleep=off" --timeout 900 -- pm-vmtests 10-p2p 2>&1) ||
+		{ echo "$out" | tail -n 30; return 1; }
+	grep -q '^ok ' <<<"$out" && ! grep -q '^not ok' <<<"$out" || { echo "$out" | tail -n 30; return 1; }
+}
+for name in trixie latest; do
+	rel=$("$top/scripts/kernel-root" "$name" | head -n 1)
+	if printf '%s\n' "${rels[@]}" | grep -qxF "$rel"; then
+		check "the DKMS-built modules load on Debian's $rel ($name) in a guest and pass 10-p2p" \
+			guest "$name" "$rel"
+	else
+		n=$((n + 1))
+		echo "ok $n - DKMS-built modules in a $name guest # SKIP the clean system has no $rel"
+	fi
+done
 
 echo "1..$n"
 [ $failed -eq 0 ]
