@@ -30,21 +30,8 @@ lib=$dest/usr/lib
 export PKG_CONFIG_LIBDIR=$lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$dest
 unset PKG_CONFIG_PATH
 
-n=0 failed=0
-# check NAME COMMAND...: one TAP line; the command's output as comments
-# when it fails.
-check() {
-	local name=$1 out
-	shift
-	n=$((n + 1))
-	if out=$("$@" 2>&1); then
-		echo "ok $n - $name"
-	else
-		echo "not ok $n - $name"
-		[ -n "$out" ] && printf '%s\n' "$out" | sed 's/^/# /'
-		failed=$((failed + 1))
-	fi
-}
+# TAP: run DESCRIPTION COMMAND..., skip, done_testing.
+. "$top/tests/vm/tap.sh"
 
 # make in the work tree, without what an outer make (make check) passes.
 tree_make() {
@@ -197,21 +184,20 @@ nothing_left() {
 	[ ! -e "$dest/usr/include/peermap" ] || { echo "usr/include/peermap left"; return 1; }
 }
 
-echo "1..16"
-check "make install DESTDIR PREFIX=/usr" tree_make install DESTDIR="$dest" PREFIX=/usr
-check "installs exactly the expected files" same_files
-check "libpeermap.so.$major and libpeermap.so link to $so" links
-check "the shared library's soname is libpeermap.so.$major" soname
-check "it exports exactly the functions of peermap.h" public_api
-check "each exported function is in libpeermap(3), with a man page link" man_per_function
-check "peermap(8) and libpeermap(3) format without warnings" man_clean
-check "peermap.pc: version $version, flags into the install" pc_file
-check "the installed peermap.h compiles alone (C99, -pedantic)" header_alone
-check "a program built with pkg-config links libpeermap.so.$major" link_shared
-check "it starts with the installed libpeermap.so.$major and exits 0" runs_shared
-check "the same program links libpeermap.a and starts" link_static
-check "libpeermap(3)'s example builds against the install" man_example
-check "the installed peermap --version says $version" cli_runs
-check "make uninstall DESTDIR PREFIX=/usr" tree_make uninstall DESTDIR="$dest" PREFIX=/usr
-check "uninstall leaves no file behind" nothing_left
-[ $failed -eq 0 ]
+run "make install DESTDIR PREFIX=/usr" tree_make install DESTDIR="$dest" PREFIX=/usr
+run "installs exactly the expected files" same_files
+run "libpeermap.so.$major and libpeermap.so link to $so" links
+run "the shared library's soname is libpeermap.so.$major" soname
+run "it exports exactly the functions of peermap.h" public_api
+run "each exported function is in libpeermap(3), with a man page link" man_per_function
+run "peermap(8) and libpeermap(3) format without warnings" man_clean
+run "peermap.pc: version $version, flags into the install" pc_file
+run "the installed peermap.h compiles alone (C99, -pedantic)" header_alone
+run "a program built with pkg-config links libpeermap.so.$major" link_shared
+run "it starts with the installed libpeermap.so.$major and exits 0" runs_shared
+run "the same program links libpeermap.a and starts" link_static
+run "libpeermap(3)'s example builds against the install" man_example
+run "the installed peermap --version says $version" cli_runs
+run "make uninstall DESTDIR PREFIX=/usr" tree_make uninstall DESTDIR="$dest" PREFIX=/usr
+run "uninstall leaves no file behind" nothing_left
+done_testing

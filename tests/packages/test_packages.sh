@@ -26,21 +26,8 @@ if [ -z "${PM_PACKAGES_NS:-}" ]; then
 	PM_PACKAGES_NS=1 exec unshare --mount --propagation private "$0" "$@"
 fi
 
-n=0 failed=0
-# check NAME COMMAND...: one TAP line; the command's output as comments
-# when it fails.
-check() {
-	local name=$1 out
-	shift
-	n=$((n + 1))
-	if out=$("$@" 2>&1); then
-		echo "ok $n - $name"
-	else
-		echo "not ok $n - $name"
-		[ -n "$out" ] && printf '%s\n' "$out" | tail -n 30 | sed 's/^/# /'
-		failed=$((failed + 1))
-	fi
-}
+# TAP: run DESCRIPTION COMMAND..., skip, done_testing.
+. "$top/tests/vm/tap.sh"
 bail() {
 	echo "Bail out! $*"
 	exit 1
@@ -69,10 +56,10 @@ fields() {
 		dpkg-deb -f "$f" Depends | grep -Eq "$3" ||
 		{ dpkg-deb -f "$f"; return 1; }
 }
-check "libpeermap0 $debver: amd64, depends on libc6" fields libpeermap0 amd64 '^libc6 \(>= '
-check "libpeermap-dev: needs exactly its libpeermap0" fields libpeermap-dev amd64 "^libpeermap0 \\(= $debver\\)$"
-check "peermap-tools: amd64, depends on libc6" fields peermap-tools amd64 '^libc6 \(>= '
-check "peermap-dkms: all, depends on dkms" fields peermap-dkms all '^dkms '
+run "libpeermap0 $debver: amd64, depends on libc6" fields libpeermap0 amd64 '^libc6 \(>= '
+run "libpeermap-dev: needs exactly its libpeermap0" fields libpeermap-dev amd64 "^libpeermap0 \\(= $debver\\)$"
+run "peermap-tools: amd64, depends on libc6" fields peermap-tools amd64 '^libc6 \(>= '
+run "peermap-dkms: all, depends on dkms" fields peermap-dkms all '^dkms '
 
 # has PKG PATH...: the package holds these files (and links).
 has() {
@@ -85,15 +72,15 @@ has() {
 	done
 	return $bad
 }
-check "libpeermap0 holds the library and its soname link" has libpeermap0 \
+run "libpeermap0 holds the library and its soname link" has libpeermap0 \
 	"/usr/lib/$ma/libpeermap.so.${version%%.*}" "/usr/lib/$ma/libpeermap.so.$version.0"
-check "libpeermap-dev holds headers, .so, .a, peermap.pc, man page" has libpeermap-dev \
+run "libpeermap-dev holds headers, .so, .a, peermap.pc, man page" has libpeermap-dev \
 	/usr/include/peermap/peermap.h /usr/include/peermap/peermap/version.h \
 	"/usr/lib/$ma/libpeermap.so" "/usr/lib/$ma/libpeermap.a" \
 	"/usr/lib/$ma/pkgconfig/peermap.pc" /usr/share/man/man3/libpeermap.3.gz
-check "peermap-tools holds peermap and peermap(8)" has peermap-tools \
+run "peermap-tools holds peermap and peermap(8)" has peermap-tools \
 	/usr/bin/peermap /usr/share/man/man8/peermap.8.gz
-check "peermap-dkms holds dkms.conf, the sources and the probes" has peermap-dkms \
+run "peermap-dkms holds dkms.conf, the sources and the probes" has peermap-dkms \
 	"/usr/src/peermap-$version/dkms.conf" "/usr/src/peermap-$version/kernel/Makefile" \
 	"/usr/src/peermap-$version/kernel/core/main.c" "/usr/src/peermap-$version/scripts/conftest" \
 	"/usr/src/peermap-$version/include/uapi/peermap/peermap.h"
@@ -117,7 +104,7 @@ install_debs() {
 		install /tmp/debs/*.deb' > "$work/install.log" 2>&1 ||
 		{ cat "$work/install.log"; return 1; }
 }
-check "apt installs the four packages" install_debs
+run "apt installs the four packages" install_debs
 sed 's/^/# /' "$work/install.log" | grep -E '^# (Building|Installing|Signing|Error|Warning|[^ ]*dkms)' | head -n 20
 
 # built REL: DKMS built and installed peermap for REL, its make.log has no
@@ -148,8 +135,8 @@ loadable() {
 		grep -q 'updates/dkms/peermap_bar\.ko' <<<"$out" || { echo "$out"; return 1; }
 }
 for rel in "${rels[@]}"; do
-	check "DKMS built peermap $version for $rel, no warning, modinfo agrees" built "$rel"
-	check "modprobe -S $rel resolves peermap_bar and the core it needs" loadable "$rel"
+	run "DKMS built peermap $version for $rel, no warning, modinfo agrees" built "$rel"
+	run "modprobe -S $rel resolves peermap_bar and the core it needs" loadable "$rel"
 	# Kept for the guests below.
 	mkdir -p "$work/mods/$rel"
 	cp "$work/root/lib/modules/$rel/updates/dkms/"* "$work/mods/$rel/" 2>/dev/null
@@ -166,12 +153,12 @@ pm_bar_open: No such file or directory" ] || { echo "$out"; return 1; }
 	inroot sh -c 'ldd /tmp/prog' | grep -q "libpeermap.so.${version%%.*} => /lib/$ma/\|libpeermap.so.${version%%.*} => /usr/lib/$ma/" ||
 		{ inroot ldd /tmp/prog; return 1; }
 }
-check "a program built with pkg-config --cflags --libs peermap links the packaged library and starts" prog
+run "a program built with pkg-config --cflags --libs peermap links the packaged library and starts" prog
 
 tools() {
 	inroot peermap --version | grep -q "^peermap $version" || { inroot peermap --version; return 1; }
 }
-check "peermap --version runs and says $version" tools
+run "peermap --version runs and says $version" tools
 
 purge() {
 	inroot sh -c 'DEBIAN_FRONTEND=noninteractive apt-get -y purge peermap-dkms' \
@@ -181,7 +168,7 @@ purge() {
 		{ echo "modules left behind"; return 1; }
 	[ ! -e "$work/root/usr/src/peermap-$version" ] || { echo "sources left behind"; return 1; }
 }
-check "purging peermap-dkms removes the modules from every kernel" purge
+run "purging peermap-dkms removes the modules from every kernel" purge
 
 # guest NAME REL: the modules DKMS built for REL load in a guest of Debian's
 # kernel NAME (the same release) and pass the peer-to-peer suite there.
@@ -195,13 +182,11 @@ guest() {
 for name in trixie latest; do
 	rel=$("$top/scripts/kernel-root" "$name" | head -n 1)
 	if printf '%s\n' "${rels[@]}" | grep -qxF "$rel"; then
-		check "the DKMS-built modules load on Debian's $rel ($name) in a guest and pass 10-p2p" \
+		run "the DKMS-built modules load on Debian's $rel ($name) in a guest and pass 10-p2p" \
 			guest "$name" "$rel"
 	else
-		n=$((n + 1))
-		echo "ok $n - DKMS-built modules in a $name guest # SKIP the clean system has no $rel"
+		skip "the clean system has no $rel" "DKMS-built modules in a $name guest"
 	fi
 done
 
-echo "1..$n"
-[ $failed -eq 0 ]
+done_testing

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
-# TAP helpers for in-guest test scripts (busybox sh). Source it, call the
-# checks, end with `done_testing`. Numbering is per script; the runner
+# TAP helpers for in-guest test scripts (busybox sh) and the host's shell
+# tests (tests/install, tests/packages). Source it, call the checks, end
+# with `done_testing`. Numbering is per script; the in-guest runner
 # (pm-vmtests) renumbers for the whole guest.
 _tap_n=0
 _tap_failed=0
