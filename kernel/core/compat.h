@@ -50,37 +50,20 @@ static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
 #endif
 
 /*
- * A peer's MMIO (a BAR, no struct page) mapped for a client's DMA.
- * 6.18's dma_map_phys() with DMA_ATTR_MMIO is what dma_map_resource()
- * became a wrapper of; before it, dma_map_resource(). No CPU cache to
- * sync either way.
+ * A peer's MMIO (a BAR, no struct page) mapped for a client's DMA:
+ * dma_map_phys() with DMA_ATTR_MMIO (6.18), which dma_map_resource() became
+ * a wrapper of; before it, dma_map_resource(). No CPU cache to sync.
  */
 #ifdef PM_HAVE_DMA_MAP_PHYS_MMIO
-#define PM_DMA_MMIO_ATTRS	(DMA_ATTR_MMIO | DMA_ATTR_SKIP_CPU_SYNC)
-
-static inline dma_addr_t pm_dma_map_mmio(struct device *dev, phys_addr_t phys,
-					 size_t len, enum dma_data_direction dir)
-{
-	return dma_map_phys(dev, phys, len, dir, PM_DMA_MMIO_ATTRS);
-}
-
-static inline void pm_dma_unmap_mmio(struct device *dev, dma_addr_t addr,
-				     size_t len, enum dma_data_direction dir)
-{
-	dma_unmap_phys(dev, addr, len, dir, PM_DMA_MMIO_ATTRS);
-}
+#define pm_dma_map_mmio(dev, phys, len, dir) \
+	dma_map_phys(dev, phys, len, dir, DMA_ATTR_MMIO | DMA_ATTR_SKIP_CPU_SYNC)
+#define pm_dma_unmap_mmio(dev, addr, len, dir) \
+	dma_unmap_phys(dev, addr, len, dir, DMA_ATTR_MMIO | DMA_ATTR_SKIP_CPU_SYNC)
 #else
-static inline dma_addr_t pm_dma_map_mmio(struct device *dev, phys_addr_t phys,
-					 size_t len, enum dma_data_direction dir)
-{
-	return dma_map_resource(dev, phys, len, dir, DMA_ATTR_SKIP_CPU_SYNC);
-}
-
-static inline void pm_dma_unmap_mmio(struct device *dev, dma_addr_t addr,
-				     size_t len, enum dma_data_direction dir)
-{
-	dma_unmap_resource(dev, addr, len, dir, DMA_ATTR_SKIP_CPU_SYNC);
-}
+#define pm_dma_map_mmio(dev, phys, len, dir) \
+	dma_map_resource(dev, phys, len, dir, DMA_ATTR_SKIP_CPU_SYNC)
+#define pm_dma_unmap_mmio(dev, addr, len, dir) \
+	dma_unmap_resource(dev, addr, len, dir, DMA_ATTR_SKIP_CPU_SYNC)
 #endif
 
 #endif /* _PEERMAP_COMPAT_H */
