@@ -7,6 +7,7 @@
 #ifndef _PEERMAP_COMPAT_H
 #define _PEERMAP_COMPAT_H
 
+#include <linux/dma-mapping.h>
 #include <linux/mm.h>
 
 /* Missing? Build with scripts/build-modules: it runs scripts/conftest. */
@@ -46,6 +47,23 @@ static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
 #define pm_assign_str(dst, src)	__assign_str(dst)
 #else
 #define pm_assign_str(dst, src)	__assign_str(dst, src)
+#endif
+
+/*
+ * A peer's MMIO (a BAR, no struct page) mapped for a client's DMA:
+ * dma_map_phys() with DMA_ATTR_MMIO (6.18), which dma_map_resource() became
+ * a wrapper of; before it, dma_map_resource(). No CPU cache to sync.
+ */
+#ifdef PM_HAVE_DMA_MAP_PHYS_MMIO
+#define pm_dma_map_mmio(dev, phys, len, dir) \
+	dma_map_phys(dev, phys, len, dir, DMA_ATTR_MMIO | DMA_ATTR_SKIP_CPU_SYNC)
+#define pm_dma_unmap_mmio(dev, addr, len, dir) \
+	dma_unmap_phys(dev, addr, len, dir, DMA_ATTR_MMIO | DMA_ATTR_SKIP_CPU_SYNC)
+#else
+#define pm_dma_map_mmio(dev, phys, len, dir) \
+	dma_map_resource(dev, phys, len, dir, DMA_ATTR_SKIP_CPU_SYNC)
+#define pm_dma_unmap_mmio(dev, addr, len, dir) \
+	dma_unmap_resource(dev, addr, len, dir, DMA_ATTR_SKIP_CPU_SYNC)
 #endif
 
 #endif /* _PEERMAP_COMPAT_H */

@@ -30,7 +30,7 @@
 static DEFINE_MUTEX(peermap_exporters_lock);
 static LIST_HEAD(peermap_exporters);
 
-/* A dma_map_resource() mapping the core made for a peer piece. */
+/* An IOVA of peer MMIO the core made for a peer piece (pm_dma_map_mmio()). */
 struct peermap_iova {
 	struct list_head node;
 	dma_addr_t addr;
@@ -127,8 +127,9 @@ void peermap_exporter_put(struct peermap_exporter *exp)
  *
  * Adds the segment(s) through which req->client reaches those bytes: the
  * BAR's bus address when the client's DMA is untranslated, an IOVA of the
- * BAR (dma_map_resource()) when an IOMMU translates it. The core tears the
- * IOVA down at unmap, before calling p2p_unmap.
+ * BAR when an IOMMU translates it (pm_dma_map_mmio(): dma_map_phys() with
+ * DMA_ATTR_MMIO, dma_map_resource() before 6.18). The core tears the IOVA
+ * down at unmap, before calling p2p_unmap.
  * Context: may sleep.
  * Return: 0, -EINVAL if the range is not inside the BAR, -EREMOTEIO if the
  * client cannot reach the provider, -ENOMEM, or -EIO if the IOMMU mapping
@@ -174,9 +175,9 @@ int peermap_req_add_bar(struct peermap_p2p_req *req, struct pci_dev *provider,
 	 * bytes again: DMA-API debug would call that overlapping cachelines
 	 * unless told no sync is done.
 	 */
-	addr = dma_map_resource(req->client,
-				pci_resource_start(provider, bar) + offset, len,
-				dir, DMA_ATTR_SKIP_CPU_SYNC);
+	addr = pm_dma_map_mmio(req->client,
+			       pci_resource_start(provider, bar) + offset, len,
+			       dir);
 	if (dma_mapping_error(req->client, addr)) {
 		dev_warn(req->client, "IOMMU mapping of %s BAR%d +%#llx (%llu bytes) failed\n",
 			 pci_name(provider), bar, offset, len);
@@ -378,8 +379,8 @@ void peermap_req_release(struct peermap_p2p_req *req)
 		kfree(s);
 	}
 	list_for_each_entry_safe(iova, tmp, &req->iovas, node) {
-		dma_unmap_resource(req->client, iova->addr, iova->len,
-				   iova->dir, DMA_ATTR_SKIP_CPU_SYNC);
+		pm_dma_unmap_mmio(req->client, iova->addr, iova->len,
+				  iova->dir);
 		list_del(&iova->node);
 		kfree(iova);
 	}

@@ -75,7 +75,7 @@ struct pm_rt_env {
  * @path: how the client reaches the provider's memory, or PM_RT_NONE
  * @distance: hops from each device to where their paths meet, added up
  *	(to the root complex when they do not meet below it)
- * @iova: the client reaches the peer through an IOVA (dma_map_resource()),
+ * @iova: the client reaches the peer through an IOVA (pm_dma_map_mmio()),
  *	not the bus address; only with PM_RT_HOST_BRIDGE
  *
  * All the map path reads, and all the route cache keeps.

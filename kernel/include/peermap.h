@@ -183,7 +183,7 @@ struct peermap_p2p_req {
 	struct peermap_exporter *exp;
 	/** @node: core: in the resolution's list of peer pieces. */
 	struct list_head node;
-	/** @iovas: core: dma_map_resource() mappings to undo. */
+	/** @iovas: core: IOVAs of peer MMIO (pm_dma_map_mmio()) to undo. */
 	struct list_head iovas;
 	/** @sgts: core: DMA-mapped fallback pages to undo. */
 	struct list_head sgts;
