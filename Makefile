@@ -122,9 +122,16 @@ $(B)/guest/bin/peermap: $(CLI_SRC) $(CLI_HDR) $(LIB_SRC) $(LIB_HDR)
 # Unit tests: host, ASan + UBSan, TAP on stdout. The route decision is
 # kernel code built for user space too (kernel/core/route_rules.c).
 KSHARED  := kernel/core/route_rules.c
-$(B)/san/tests/%: tests/unit/%.c tests/unit/tap.h $(LIB_SRC) $(LIB_HDR) $(KSHARED) kernel/core/route_rules.h
+$(B)/san/tests/%: tests/unit/%.c tests/unit/tap.h tests/unit/fakesys.h $(LIB_SRC) $(LIB_HDR) $(KSHARED) kernel/core/route_rules.h
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(INC) -Ikernel/core -Itests/unit $< $(LIB_SRC) $(KSHARED) -o $@
+
+# The CLI's bind and unbind against a synthetic sysfs: the CLI without
+# its main(), the test calling the subcommands.
+CLI_LIB  := $(filter-out cli/main.c,$(CLI_SRC))
+$(B)/san/tests/test_cli_bind: tests/unit/test_cli_bind.c tests/unit/tap.h tests/unit/fakesys.h $(CLI_LIB) $(CLI_HDR) $(LIB_SRC) $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(INC) -Icli -Itests/unit $< $(CLI_LIB) $(LIB_SRC) -o $@
 
 # The harness's teardown after a failed ASSERT, built as the guest tests are
 # (-O2, no sanitizer: the bug it guards against shows at -O2 only).

@@ -22,6 +22,8 @@ int cmd_segments(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_topo(int argc, char **argv);
 int cmd_route(int argc, char **argv);
+int cmd_bind(int argc, char **argv);
+int cmd_unbind(int argc, char **argv);
 
 struct pm_pci_dev;
 /* "exporter", "importer" or "-" (devices.c). */

@@ -18,6 +18,8 @@ static const struct {
 	{ "segments", cmd_segments, "[options]          the DMA segments the importer gets for a range" },
 	{ "topo", cmd_topo, "[--json|--dot]         routes between every exporter and importer" },
 	{ "route", cmd_route, "PROVIDER CLIENT       how CLIENT reaches PROVIDER's memory, step by step" },
+	{ "bind", cmd_bind, "BDF [DRIVER] [--force] give a PCI device to peermap_bar (or DRIVER)" },
+	{ "unbind", cmd_unbind, "BDF [--force]        give it back to its own driver" },
 	{ "demo", cmd_demo, "                       peer-to-peer copies from device memory, explained" },
 };
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# The exporter binds other devices through new_id and driver_override: an
+# The exporter binds other devices through new_id and driver_override
+# (by hand, then with peermap bind / unbind, from nvme and back): an
 # NVMe controller's CMB (QEMU nvme, cmb_size_mb=16, BAR2), added with
 # vm-run's --qemu-args.
 # The guest side is tests/vm/new-id.sh; its TAP is this test's output.

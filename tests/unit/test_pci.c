@@ -7,39 +7,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fakesys.h"
 #include "pci.h"
 #include "tap.h"
 
 static char root[64];
-
-static void put(const char *dir, const char *attr, const char *val)
-{
-	char p[512];
-	FILE *f;
-
-	snprintf(p, sizeof(p), "%s/%s", dir, attr);
-	f = fopen(p, "w");
-	if (!f || fputs(val, f) < 0) {
-		perror(p);
-		exit(2);
-	}
-	fclose(f);
-}
-
-static void mkdirs(const char *path)
-{
-	char p[512], *s;
-
-	snprintf(p, sizeof(p), "%s", path);
-	for (s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		mkdir(p, 0755);
-		*s = '/';
-	}
-	mkdir(p, 0755);
-}
 
 /* Add device @name under parent path @rel (relative to devices/). */
 static void add_dev(const char *rel, const char *vendor, const char *device,
@@ -64,11 +36,7 @@ static void build_tree(void)
 {
 	char p[512];
 
-	snprintf(root, sizeof(root), "/tmp/pm-unit-pci.XXXXXX");
-	if (!mkdtemp(root)) {
-		perror("mkdtemp");
-		exit(2);
-	}
+	fake_root(root, sizeof(root), "pci");
 	snprintf(p, sizeof(p), "%s/bus/pci/devices", root);
 	mkdirs(p);
 	/* A switch: root port 00:10.0 > upstream 01:00.0 > downstream 02:0x.0 */
@@ -163,14 +131,10 @@ static void test_scan(void)
 
 int main(void)
 {
-	char cmd[128];
-
 	build_tree();
 	test_parse();
 	test_read();
 	test_scan();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	if (system(cmd))
-		fprintf(stderr, "cannot remove %s\n", root);
+	fake_rm(root);
 	return tap_done();
 }

@@ -55,7 +55,7 @@ pm --help
 expect 0 "2 usage error" - "peermap --help documents the exit statuses"
 case $out in *"3 no peer route"*) _s=0 ;; *) _s=1 ;; esac
 ok $_s "peermap --help documents status 3 (no peer route)"
-for sub in devices alloc copy segments topo route demo; do
+for sub in devices alloc copy segments topo route bind unbind demo; do
 	for h in --help -h; do
 		pm $sub $h
 		expect 0 "usage: peermap $sub" - "peermap $sub $h: usage on stdout, status 0"
@@ -151,6 +151,20 @@ usage_error "unknown option '--json'" "route --json" -- route --json "$exp" "$im
 usage_error "bad CLIENT 'gpu': not a PCI name" "route to a non-PCI name" -- route "$exp" gpu
 usage_error "bad PROVIDER '00:zz.0'" "route from a bad PCI name" -- route 00:zz.0 "$imp"
 usage_error "unknown option '--frob'" "demo --frob" -- demo --frob
+usage_error "missing BDF" "bind without a device" -- bind
+usage_error "bad BDF 'gpu': not a PCI name" "bind of a non-PCI name" -- bind gpu
+usage_error "unexpected argument 'x'" "unbind with two names" -- unbind "$exp" x
+
+# bind / unbind that change nothing: the exporter is peermap_bar's already,
+# the importer peermap_edu's (refused without --force), no such device.
+pm bind "$exp"
+expect 0 "$exp is already bound to peermap_bar (/dev/peermap-bar" - "bind of the exporter: already bound, status 0"
+pm bind "$imp"
+expect 1 - "peermap_edu holds $imp: its /dev/peermap-* node goes away and every mapping of it is revoked; add --force to take it" \
+	"bind of the importer: refused without --force, says what it costs"
+is "$(basename "$(readlink /sys/bus/pci/devices/$imp/driver)")" peermap_edu "the importer stays peermap_edu's"
+pm unbind 0000:7f:1f.7
+expect 1 - "no PCI device 0000:7f:1f.7 (no /sys/bus/pci/devices/0000:7f:1f.7" "unbind of an absent device: status 1, says so"
 
 # route A B: the pair in the order given (provider first).
 pm route "$exp" "$imp"
