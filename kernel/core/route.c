@@ -122,19 +122,27 @@ static const char *iommu_state(struct device *client)
 	}
 }
 
-/* The device Linux identifies a root complex by: 00.0, or the top root port. */
+/*
+ * The device Linux identifies a root complex by (pci_host_bridge_dev()):
+ * the first device on the root bus, if it is 00.0 or a root port.
+ */
 static void fill_host(struct pm_rt_dev *d, struct pci_dev *top)
 {
 	struct pci_bus *root = top->bus;
-	struct pci_dev *host;
+	struct pci_dev *host = NULL;
+	unsigned int devfn;
 
 	while (root->parent)
 		root = root->parent;
 	snprintf(d->root_bus, sizeof(d->root_bus), "pci%04x:%02x",
 		 pci_domain_nr(root), root->number);
-	host = pci_get_slot(root, PCI_DEVFN(0, 0));
-	if (!host && pci_is_pcie(top) && pci_pcie_type(top) == PCI_EXP_TYPE_ROOT_PORT)
-		host = pci_dev_get(top);
+	for (devfn = 0; devfn < 256 && !host; devfn++)
+		host = pci_get_slot(root, devfn);
+	if (host && host->devfn != PCI_DEVFN(0, 0) &&
+	    !(pci_is_pcie(host) && pci_pcie_type(host) == PCI_EXP_TYPE_ROOT_PORT)) {
+		pci_dev_put(host);
+		host = NULL;
+	}
 	if (!host)
 		return;
 	d->host_known = true;

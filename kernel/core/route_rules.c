@@ -38,8 +38,10 @@
 
 #include "route_rules.h"
 
+/* Linux's pci_p2pdma_whitelist[] (drivers/pci/p2pdma.c) as of 7.3. */
+#define PM_RT_ANY_DEVICE	0xffff
 static const struct {
-	u16 vendor, device;
+	u16 vendor, device;		/* device PM_RT_ANY_DEVICE: any */
 	bool same_host_bridge_only;
 } pm_rt_allow_list[] = {
 	/* Intel Xeon E5/Core i7 */
@@ -50,6 +52,19 @@ static const struct {
 	{ 0x8086, 0x2030, false }, { 0x8086, 0x2031, false },
 	{ 0x8086, 0x2032, false }, { 0x8086, 0x2033, false },
 	{ 0x8086, 0x2020, false }, { 0x8086, 0x09a2, false },
+	/* Intel DSA and IAX (Sapphire Rapids, Granite Rapids-D, Diamond Rapids) */
+	{ 0x8086, 0x0b25, false }, { 0x8086, 0x0cfe, false },
+	{ 0x8086, 0x11fb, false }, { 0x8086, 0x1212, false },
+	{ 0x8086, 0x1216, false },
+	/* Intel QAT 4xxx, 401xx, 402xx, 420xx, 6xxx */
+	{ 0x8086, 0x4940, false }, { 0x8086, 0x4942, false },
+	{ 0x8086, 0x4944, false }, { 0x8086, 0x4946, false },
+	{ 0x8086, 0x4948, false },
+	/* Google SoCs */
+	{ 0x1ae0, PM_RT_ANY_DEVICE, false },
+	/* Nvidia CPUs */
+	{ 0x10de, 0x2f95, false }, { 0x10de, 0x2f96, false },
+	{ 0x10de, 0x2f97, false }, { 0x10de, 0x2f98, false },
 };
 
 /**
@@ -87,7 +102,8 @@ bool pm_rt_host_allowed(u16 vendor, u16 device, bool same_host_bridge)
 
 	for (i = 0; i < ARRAY_SIZE(pm_rt_allow_list); i++) {
 		if (pm_rt_allow_list[i].vendor != vendor ||
-		    pm_rt_allow_list[i].device != device)
+		    (pm_rt_allow_list[i].device != PM_RT_ANY_DEVICE &&
+		     pm_rt_allow_list[i].device != device))
 			continue;
 		return same_host_bridge || !pm_rt_allow_list[i].same_host_bridge_only;
 	}

@@ -272,6 +272,19 @@ static void test_same_host_bridge_only_entry(void)
 	tap_ok(has(res.reason, "between host bridges"), "same-host-bridge-only said");
 }
 
+/* The entries Linux 7.3 added: DSA/IAX/QAT root ports, Google, Nvidia CPUs. */
+static void test_allow_list_of_linux_7_3(void)
+{
+	tap_ok(pm_rt_host_allowed(0x8086, 0x0b25, false), "Intel DSA (SPR) allow-listed");
+	tap_ok(pm_rt_host_allowed(0x8086, 0x4948, false), "Intel QAT 6xxx allow-listed");
+	tap_ok(pm_rt_host_allowed(0x1ae0, 0x0042, false), "any Google device allow-listed");
+	tap_ok(pm_rt_host_allowed(0x10de, 0x2f95, false), "Nvidia CPU 2f95 allow-listed");
+	tap_ok(!pm_rt_host_allowed(0x10de, 0x2f99, true), "Nvidia 2f99 not allow-listed");
+	tap_ok(!pm_rt_host_allowed(0x8086, 0x29c0, true), "q35's 8086:29c0 not allow-listed");
+	tap_ok(!pm_rt_host_allowed(0x8086, 0x3c00, false) && pm_rt_host_allowed(0x8086, 0x3c00, true),
+	       "Xeon E5 8086:3c00 within one host bridge only");
+}
+
 static void test_different_host_bridges(void)
 {
 	struct pm_rt_dev p, c;
@@ -355,6 +368,7 @@ int main(void)
 	test_admin_trusted_host();
 	test_iommu_gives_iova();
 	test_same_host_bridge_only_entry();
+	test_allow_list_of_linux_7_3();
 	test_different_host_bridges();
 	test_same_device_and_functions();
 	test_overrides();
