@@ -117,6 +117,38 @@ void peermap_exporter_put(struct peermap_exporter *exp)
 	module_put(exp->owner);
 }
 
+/*
+ * A peer piece for @client to be answered by @exp (whose module reference
+ * it takes over), on @pieces' list of peers from now on, so that
+ * peermap_req_release() undoes whatever gets done. NULL without memory
+ * (the reference is dropped then too).
+ */
+struct peermap_p2p_req *peermap_req_new(struct peermap_exporter *exp,
+					struct device *client, u32 access,
+					struct peermap_pieces *pieces,
+					const struct peermap_revoke_ops *ops,
+					void *owner)
+{
+	struct peermap_p2p_req *req;
+
+	req = kzalloc(sizeof(*req), GFP_KERNEL_ACCOUNT);
+	if (!req) {
+		peermap_exporter_put(exp);
+		return NULL;
+	}
+	req->client = client;
+	req->access = access;
+	req->owner = owner;
+	req->revoke_ops = ops;
+	req->pieces = pieces;
+	req->exp = exp;
+	INIT_LIST_HEAD(&req->iovas);
+	INIT_LIST_HEAD(&req->sgts);
+	INIT_LIST_HEAD(&req->rv_node);
+	list_add_tail(&req->node, &pieces->peers);
+	return req;
+}
+
 /**
  * peermap_req_add_bar() - answer part of a p2p_map request with BAR memory
  * @req: the request p2p_map was given
@@ -319,9 +351,9 @@ static void peermap_req_detach(struct peermap_p2p_req *req)
 void peermap_revoke(struct peermap_revocable *rv, unsigned int why)
 {
 	const struct peermap_revoke_ops *ops;
-	struct peermap_mapping *map;
 	struct peermap_p2p_req *req;
 	LIST_HEAD(todo);
+	void *owner;
 
 	might_sleep();
 	/*
@@ -347,13 +379,13 @@ void peermap_revoke(struct peermap_revocable *rv, unsigned int why)
 		 * detaches under this lock first): a reference is safe.
 		 */
 		list_del_init(&req->rv_node);
-		map = req->map;
+		owner = req->owner;
 		ops = req->revoke_ops;
-		ops->get(map);
+		ops->get(owner);
 		spin_unlock(&rv->lock);
 
-		/* The request may be freed now: the reference keeps @map. */
-		ops->revoke(map, why);
+		/* The request may be freed now: the reference keeps @owner. */
+		ops->revoke(owner, why);
 		spin_lock(&rv->lock);
 	}
 	spin_unlock(&rv->lock);

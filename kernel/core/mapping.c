@@ -266,22 +266,11 @@ static int map_peer(struct pm_map *m, struct peermap_pieces *b,
 	struct peermap_p2p_req *req;
 	int ret;
 
-	req = kzalloc(sizeof(*req), GFP_KERNEL_ACCOUNT);
-	if (!req) {
-		peermap_exporter_put(exp);
+	/* On @b's list: pieces_release() undoes what gets done. */
+	req = peermap_req_new(exp, m->pub.client, m->pub.access, b,
+			      &pm_revoke_ops, m);
+	if (!req)
 		return -ENOMEM;
-	}
-	req->client = m->pub.client;
-	req->access = m->pub.access;
-	req->map = &m->pub;
-	req->revoke_ops = &pm_revoke_ops;
-	req->pieces = b;
-	req->exp = exp;
-	INIT_LIST_HEAD(&req->iovas);
-	INIT_LIST_HEAD(&req->sgts);
-	INIT_LIST_HEAD(&req->rv_node);
-	/* On the list from now on: pieces_release() undoes what was done. */
-	list_add_tail(&req->node, &b->peers);
 
 	ret = exp->p2p_map(vma, start, end - start, req);
 	if (ret == -EBUSY)
@@ -839,14 +828,16 @@ void peermap_routes_changed(void)
  */
 
 /* Under the object's spinlock: the request is attached, @map not freed. */
-static void pm_revoke_get(struct peermap_mapping *map)
+static void pm_revoke_get(void *owner)
 {
-	kref_get(&to_pm(map)->ref);
+	struct pm_map *m = owner;
+
+	kref_get(&m->ref);
 }
 
-static void pm_revoke(struct peermap_mapping *map, unsigned int why)
+static void pm_revoke(void *owner, unsigned int why)
 {
-	struct pm_map *m = to_pm(map);
+	struct pm_map *m = owner;
 
 	mutex_lock(&m->lock);
 	m->revoke_seq++;	/* a build in progress starts over */

@@ -7,6 +7,7 @@
 #ifndef _PEERMAP_H
 #define _PEERMAP_H
 
+#include <linux/dma-direction.h>
 #include <linux/list.h>
 #include <linux/mm_types.h>
 #include <linux/mutex.h>
@@ -166,12 +167,15 @@ struct peermap_p2p_req {
 	/** @priv: out: the exporter's, for its p2p_unmap. */
 	void *priv;
 
-	/** @map: core: the mapping this piece is part of. */
-	struct peermap_mapping *map;
 	/**
-	 * @revoke_ops: core: how peermap_revoke() reaches @map, set by
-	 * whoever made the request (mapping.c), so exporter.c never calls
-	 * mapping.c (kernel/core/exporter.h).
+	 * @owner: core: what this piece is part of (a peermap mapping, a
+	 * dma-buf attachment's mapping), for @revoke_ops.
+	 */
+	void *owner;
+	/**
+	 * @revoke_ops: core: how peermap_revoke() reaches @owner, set by
+	 * whoever made the request (mapping.c, dmabuf.c), so exporter.c
+	 * never calls them (kernel/core/exporter.h).
 	 */
 	const struct peermap_revoke_ops *revoke_ops;
 	/**
@@ -251,5 +255,42 @@ void peermap_revoke(struct peermap_revocable *rv,
 void peermap_vma_prepare(struct vm_area_struct *vma);
 int peermap_mmap_bar(struct vm_area_struct *vma, struct pci_dev *pdev, int bar,
 		     u64 offset);
+
+/* --- dma-buf export ----------------------------------------------------- */
+
+struct dma_buf;
+struct dma_buf_attachment;
+struct sg_table;
+
+/**
+ * struct peermap_dmabuf_source - what a dma-buf attachment's mapping maps
+ *
+ * Filled by the exporter in its map_dma_buf for peermap_dmabuf_map().
+ */
+struct peermap_dmabuf_source {
+	/** @exp: the registered exporter answering. */
+	struct peermap_exporter *exp;
+	/**
+	 * @answer: resolve [@offset, @offset + @len) of the object for
+	 * req->client, as &peermap_exporter.p2p_map does for a VMA piece:
+	 * add segments in order, attach the request to the object if the
+	 * importer may be revoked, return 0 or -errno (-EAGAIN: moving).
+	 * &peermap_exporter.p2p_unmap undoes it.
+	 */
+	int (*answer)(void *priv, u64 offset, u64 len,
+		      struct peermap_p2p_req *req);
+	/** @priv: the exporter's, for @answer (its object, its attachment). */
+	void *priv;
+	/** @offset: first byte of the buffer in the object. */
+	u64 offset;
+	/** @len: bytes of the buffer. */
+	u64 len;
+};
+
+struct sg_table *peermap_dmabuf_map(struct dma_buf_attachment *attach,
+				    enum dma_data_direction dir,
+				    const struct peermap_dmabuf_source *src);
+void peermap_dmabuf_unmap(struct sg_table *sgt);
+void peermap_dmabuf_invalidate(struct dma_buf *dmabuf);
 
 #endif /* _PEERMAP_H */

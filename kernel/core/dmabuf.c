@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dma-buf export for peermap's exporters: the mapping of a dma-buf
+ * attachment (map_dma_buf) is one peer piece, like a piece of a peermap
+ * importer's mapping: the exporter answers it from its object with
+ * peermap_req_add_bar() or peermap_req_add_pages(), so the importer gets
+ * the same routes (bus address, or an IOVA of the BAR), the same fallback
+ * pages and its own DMA segment limits, handed over as an sg_table of DMA
+ * addresses only (no struct page: importers of peer memory must not touch
+ * one, and CONFIG_DMABUF_DEBUG checks they do not).
+ *
+ * Revocation: a piece the exporter attached to its object is found by
+ * peermap_revoke() like any other. For a dma-buf it tells every importer
+ * of the buffer to stop (move_notify, invalidate_mappings from 7.1) under
+ * the reservation lock, waits for the fences they left, then until the
+ * importer unmapped: when peermap_revoke() returns, no importer of the
+ * buffer uses the old addresses, the guarantee peermap importers have.
+ * Importers that cannot be told (static attachments) must not get
+ * revocable memory: that is the exporter's attach policy.
+ */
+#include <linux/dma-buf.h>
+#include <linux/dma-resv.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/wait.h>
+
+#include "compat.h"
+#include "exporter.h"
+#include "internal.h"
+#include "segments.h"
+
+MODULE_INFO(import_ns, "DMA_BUF");
+
+/* One dma-buf attachment's mapping: the sg_table the importer holds. */
+struct pm_dmabuf_map {
+	struct sg_table sgt;		/* first: the importer's pointer */
+	struct kref ref;		/* the mapping until unmapped; revokers */
+	struct dma_buf *dmabuf;		/* a reference only while revoking */
+	struct device *client;
+	struct peermap_pieces pieces;	/* the piece, for its teardown */
+	bool unmapped;			/* set once, then woken */
+	wait_queue_head_t wq;
+};
+
+/* How long a revoke waits for an importer before it says so (it waits on). */
+#define PM_DMABUF_UNMAP_WARN	(10 * HZ)
+
+static void pm_dmabuf_map_release(struct kref *ref)
+{
+	struct pm_dmabuf_map *m = container_of(ref, struct pm_dmabuf_map, ref);
+
+	kvfree(m->pieces.segs);
+	kfree(m);
+}
+
+/**
+ * peermap_dmabuf_invalidate() - tell every importer of a dma-buf to stop
+ * @dmabuf: an exported buffer
+ *
+ * dma_buf_move_notify(), called dma_buf_invalidate_mappings() from Linux
+ * 7.1. Dynamic importers stop and unmap; pinned ones take it as a
+ * revocation.
+ * Context: the buffer's reservation lock held.
+ */
+void peermap_dmabuf_invalidate(struct dma_buf *dmabuf)
+{
+#ifdef PM_HAVE_DMABUF_INVALIDATE_MAPPINGS
+	dma_buf_invalidate_mappings(dmabuf);
+#else
+	dma_buf_move_notify(dmabuf);
+#endif
+}
+EXPORT_SYMBOL_GPL(peermap_dmabuf_invalidate);
+
+static void pm_dmabuf_revoke_get(void *owner)
+{
+	struct pm_dmabuf_map *m = owner;
+
+	kref_get(&m->ref);
+	get_dma_buf(m->dmabuf);	/* attached: not unmapped, so alive */
+}
+
+/*
+ * Stop the importers of the buffer, wait for their fences, then for this
+ * mapping's unmap: an importer may read speculatively until it unmaps.
+ */
+static void pm_dmabuf_revoke(void *owner, unsigned int why)
+{
+	struct pm_dmabuf_map *m = owner;
+	struct dma_resv *resv = m->dmabuf->resv;
+	unsigned long waited = 0;
+
+	dma_resv_lock(resv, NULL);
+	if (!m->unmapped)
+		peermap_dmabuf_invalidate(m->dmabuf);
+	dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP, false,
+			      MAX_SCHEDULE_TIMEOUT);
+	dma_resv_unlock(resv);
+	while (!wait_event_timeout(m->wq, READ_ONCE(m->unmapped),
+				   PM_DMABUF_UNMAP_WARN)) {
+		waited += PM_DMABUF_UNMAP_WARN / HZ;
+		dev_warn(m->client, "dma-buf %s: revoked (%u) %lu s ago, not unmapped yet; waiting\n",
+			 m->dmabuf->exp_name, why, waited);
+	}
+	dma_buf_put(m->dmabuf);
+	kref_put(&m->ref, pm_dmabuf_map_release);
+}
+
+static const struct peermap_revoke_ops pm_dmabuf_revoke_ops = {
+	.get = pm_dmabuf_revoke_get,
+	.revoke = pm_dmabuf_revoke,
+};
+
+/* What the importer may do to the memory, from the mapping's direction. */
+static u32 pm_dmabuf_access(enum dma_data_direction dir)
+{
+	switch (dir) {
+	case DMA_TO_DEVICE:
+		return PEERMAP_ACCESS_READ;
+	case DMA_FROM_DEVICE:
+		return PEERMAP_ACCESS_WRITE;
+	default:
+		return PEERMAP_ACCESS_READ | PEERMAP_ACCESS_WRITE;
+	}
+}
+
+/* The segments as an sg_table of DMA addresses, no pages. */
+static int pm_dmabuf_sgt(struct pm_dmabuf_map *m)
+{
+	struct peermap_pieces *p = &m->pieces;
+	struct scatterlist *sg;
+	unsigned int i;
+	int ret;
+
+	ret = sg_alloc_table(&m->sgt, p->nsegs, GFP_KERNEL_ACCOUNT);
+	if (ret)
+		return ret;
+	for_each_sgtable_sg(&m->sgt, sg, i) {
+		/* within the client's max segment size: an unsigned int */
+		sg_dma_address(sg) = p->segs[i].addr;
+		sg_dma_len(sg) = p->segs[i].len;
+	}
+	return 0;
+}
+
+/**
+ * peermap_dmabuf_map() - map a dma-buf attachment: its exporter's map_dma_buf
+ * @attach: the attachment (its importer's device is the client)
+ * @dir: the direction the importer asked for
+ * @src: the exporter, its answer and the range of its object
+ *
+ * Makes a peer piece for attach->dev and asks @src->answer for the range,
+ * as p2p_map is asked for a VMA piece; the answer adds its segments
+ * (peermap_req_add_bar(), peermap_req_add_pages()) and attaches the piece
+ * to its object (peermap_req_attach()) if the object may take the memory
+ * back from this importer: peermap_revoke() then stops the importer and
+ * waits for its unmap. The segments come back as an sg_table with DMA
+ * addresses and lengths only, each within the importer's DMA segment size
+ * and boundary.
+ * Context: may sleep; the buffer's reservation lock held (map_dma_buf).
+ * Return: the table, to give back to peermap_dmabuf_unmap(), or an error
+ * pointer: the answer's error (-EAGAIN: the object is moving), -ENOMEM.
+ */
+struct sg_table *peermap_dmabuf_map(struct dma_buf_attachment *attach,
+				    enum dma_data_direction dir,
+				    const struct peermap_dmabuf_source *src)
+{
+	struct peermap_p2p_req *req;
+	struct pm_dmabuf_map *m;
+	int ret;
+
+	if (!try_module_get(src->exp->owner))
+		return ERR_PTR(-ENODEV);
+	m = kzalloc(sizeof(*m), GFP_KERNEL_ACCOUNT);
+	if (!m) {
+		module_put(src->exp->owner);
+		return ERR_PTR(-ENOMEM);
+	}
+	kref_init(&m->ref);
+	init_waitqueue_head(&m->wq);
+	m->dmabuf = attach->dmabuf;
+	m->client = attach->dev;
+	peermap_pieces_init(&m->pieces, attach->dev);
+	req = peermap_req_new(src->exp, attach->dev, pm_dmabuf_access(dir),
+			      &m->pieces, &pm_dmabuf_revoke_ops, m);
+	if (!req) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	ret = src->answer(src->priv, src->offset, src->len, req);
+	if (ret)
+		goto err;
+	req->live = true;
+	if (m->pieces.mapped != src->len) {
+		dev_warn(attach->dev, "exporter %s answered %llu bytes for %llu\n",
+			 src->exp->name, m->pieces.mapped, src->len);
+		ret = -EIO;
+		goto err;
+	}
+	ret = pm_dmabuf_sgt(m);
+	if (ret)
+		goto err;
+	return &m->sgt;
+
+err:
+	if (req)
+		peermap_req_release(req);
+	kref_put(&m->ref, pm_dmabuf_map_release);
+	return ERR_PTR(ret);
+}
+EXPORT_SYMBOL_GPL(peermap_dmabuf_map);
+
+/**
+ * peermap_dmabuf_unmap() - undo peermap_dmabuf_map(): its unmap_dma_buf
+ * @sgt: the table peermap_dmabuf_map() returned
+ *
+ * Tears the piece down (IOVAs, fallback pages, then the exporter's
+ * p2p_unmap) and wakes a revoke waiting for it.
+ * Context: may sleep; the buffer's reservation lock held (unmap_dma_buf).
+ */
+void peermap_dmabuf_unmap(struct sg_table *sgt)
+{
+	struct pm_dmabuf_map *m = container_of(sgt, struct pm_dmabuf_map, sgt);
+	struct peermap_p2p_req *req, *tmp;
+
+	sg_free_table(&m->sgt);
+	list_for_each_entry_safe(req, tmp, &m->pieces.peers, node)
+		peermap_req_release(req);
+	WRITE_ONCE(m->unmapped, true);
+	wake_up_all(&m->wq);
+	kref_put(&m->ref, pm_dmabuf_map_release);
+}
+EXPORT_SYMBOL_GPL(peermap_dmabuf_unmap);
