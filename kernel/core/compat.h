@@ -66,4 +66,13 @@ static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
 	dma_unmap_resource(dev, addr, len, dir, DMA_ATTR_SKIP_CPU_SYNC)
 #endif
 
+/* 7.1 renamed dma-buf's move_notify to invalidate_mappings. */
+#ifdef PM_HAVE_DMABUF_INVALIDATE_MAPPINGS
+#define PM_DMABUF_INVALIDATE			invalidate_mappings
+#define pm_dma_buf_invalidate_mappings(dmabuf)	dma_buf_invalidate_mappings(dmabuf)
+#else
+#define PM_DMABUF_INVALIDATE			move_notify
+#define pm_dma_buf_invalidate_mappings(dmabuf)	dma_buf_move_notify(dmabuf)
+#endif
+
 #endif /* _PEERMAP_COMPAT_H */

@@ -64,13 +64,45 @@ static void pm_dmabuf_map_release(struct kref *ref)
  */
 void peermap_dmabuf_invalidate(struct dma_buf *dmabuf)
 {
-#ifdef PM_HAVE_DMABUF_INVALIDATE_MAPPINGS
-	dma_buf_invalidate_mappings(dmabuf);
-#else
-	dma_buf_move_notify(dmabuf);
-#endif
+	pm_dma_buf_invalidate_mappings(dmabuf);
 }
 EXPORT_SYMBOL_GPL(peermap_dmabuf_invalidate);
+
+/**
+ * peermap_dmabuf_can_peer() - may an importer get device memory of @provider?
+ * @attach: the importer's attachment (from the exporter's attach)
+ * @provider: the PCI device owning the memory
+ *
+ * Only when all three hold: the importer takes memory without struct pages
+ * (peer2peer), it can be told to stop (a dynamic importer with
+ * move_notify / invalidate_mappings: the exporter can take the memory
+ * back), and peermap has a route from it to @provider (a log line says why
+ * not, as for peermap importers). Otherwise the exporter answers it with
+ * system memory.
+ * Context: may sleep.
+ * Return: 0, -EOPNOTSUPP (not peer2peer), -ENOLINK (not revocable),
+ * -EREMOTEIO (no route), or the route lookup's error.
+ */
+int peermap_dmabuf_can_peer(struct dma_buf_attachment *attach,
+			    struct pci_dev *provider)
+{
+	struct pm_rt_verdict route;
+	int ret;
+
+	if (!attach->peer2peer)
+		return -EOPNOTSUPP;
+	if (!attach->importer_ops || !attach->importer_ops->PM_DMABUF_INVALIDATE)
+		return -ENOLINK;
+	ret = peermap_route_get(provider, attach->dev, &route);
+	if (ret)
+		return ret;
+	if (route.path == PM_RT_NONE) {
+		peermap_route_refused(provider, attach->dev, &route);
+		return -EREMOTEIO;
+	}
+	return 0;
+}
+EXPORT_SYMBOL_GPL(peermap_dmabuf_can_peer);
 
 static void pm_dmabuf_revoke_get(void *owner)
 {
@@ -167,6 +199,7 @@ struct sg_table *peermap_dmabuf_map(struct dma_buf_attachment *attach,
 {
 	struct peermap_p2p_req *req;
 	struct pm_dmabuf_map *m;
+	u32 access;
 	int ret;
 
 	if (!try_module_get(src->exp->owner))
@@ -181,7 +214,10 @@ struct sg_table *peermap_dmabuf_map(struct dma_buf_attachment *attach,
 	m->dmabuf = attach->dmabuf;
 	m->client = attach->dev;
 	peermap_pieces_init(&m->pieces, attach->dev);
-	req = peermap_req_new(src->exp, attach->dev, pm_dmabuf_access(dir),
+	access = pm_dmabuf_access(dir) & src->access;
+	if (!access)
+		access = src->access;	/* write asked of a read-only buffer */
+	req = peermap_req_new(src->exp, attach->dev, access,
 			      &m->pieces, &pm_dmabuf_revoke_ops, m);
 	if (!req) {
 		ret = -ENOMEM;

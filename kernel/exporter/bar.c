@@ -46,75 +46,9 @@
 #include <peermap.h>
 #include <uapi/peermap/version.h>
 
-#define PMBAR_MIN_BAR	SZ_1M	/* smaller memory BARs are registers */
-
-struct pmbar_dev {
-	struct kref ref;		/* probe, each open file, each object */
-	struct pci_dev *pdev;		/* holds a pci_dev reference */
-	int bar;
-	resource_size_t bar_size;
-	void __iomem *kva;		/* the BAR for the CPU (evict, restore) */
-	struct gen_pool *pool;		/* BAR offsets + 1 page; own lock */
-	struct miscdevice misc;
-	/* Protects objs and gone: objects of the device, for removal. */
-	spinlock_t objs_lock;
-	struct list_head objs;
-	bool gone;			/* device removed: no new objects */
-	/*
-	 * Protects open_files and inode: every file of the device maps
-	 * through this inode's address space, so that one
-	 * unmap_mapping_range() zaps an object in every process.
-	 */
-	struct mutex files_lock;
-	unsigned int open_files;
-	struct inode *inode;		/* igrab()ed while files are open */
-	int id;
-	char name[24];			/* "peermap-barN" */
-};
-
-/* System memory holding an evicted object; referenced by peer pieces. */
-struct pmbar_sysmem {
-	struct kref ref;		/* the object while evicted; each peer */
-	unsigned long npages;
-	struct page *pages[];
-};
-
-struct pmbar_obj {
-	struct kref ref;		/* see the file comment */
-	struct pmbar_dev *bdev;		/* holds a device reference */
-	u64 offset;			/* in the BAR, page aligned */
-	u64 size;			/* page multiple */
-	struct list_head node;		/* in bdev->objs */
-	bool unplugged;			/* seen by remove(); under objs_lock */
-	struct peermap_revocable rv;	/* its live peer pieces (core) */
-	/*
-	 * Protects everything below. Held across a zap and a copy, in the
-	 * fault handler and in p2p_map; never across peermap_revoke().
-	 */
-	struct mutex lock;
-	u32 state;			/* PEERMAP_OBJ_* */
-	bool moving;			/* evict/restore revoking: peers wait */
-	u32 policy;			/* PEERMAP_POLICY_* */
-	char deny[32];			/* PCI name of a refused client */
-	struct pmbar_sysmem *mem;	/* while evicted */
-	u64 revokes, evictions;
-	u64 last_revoke_ns;		/* duration of the last peermap_revoke() */
-};
-
-/* What a peer piece holds, for p2p_unmap. */
-struct pmbar_peer {
-	struct pmbar_obj *obj;		/* holds an object reference */
-	struct pmbar_sysmem *mem;	/* holds a reference, if fallback */
-};
-
-/* Objects of one open file, by handle (BAR offset >> PAGE_SHIFT). */
-struct pmbar_file {
-	struct pmbar_dev *bdev;		/* holds a device reference */
-	struct xarray objs;		/* its lock protects lookup + get */
-};
+#include "bar.h"
 
 static DEFINE_IDA(pmbar_ida);
-static const struct vm_operations_struct pmbar_vm_ops;
 
 /*
  * gen_pool uses 0 as "no memory": the pool hands out BAR offsets shifted
@@ -143,7 +77,7 @@ static void pmbar_sysmem_release(struct kref *ref)
 	kvfree(mem);
 }
 
-static void pmbar_sysmem_put(struct pmbar_sysmem *mem)
+void pmbar_sysmem_put(struct pmbar_sysmem *mem)
 {
 	if (mem)
 		kref_put(&mem->ref, pmbar_sysmem_release);
@@ -187,7 +121,7 @@ static void pmbar_obj_release(struct kref *ref)
 	kref_put(&bdev->ref, pmbar_dev_release);
 }
 
-static void pmbar_obj_put(struct pmbar_obj *obj)
+void pmbar_obj_put(struct pmbar_obj *obj)
 {
 	kref_put(&obj->ref, pmbar_obj_release);
 }
@@ -214,7 +148,7 @@ static int pmbar_open(struct inode *inode, struct file *file)
 }
 
 /* Zap every CPU mapping of @obj; the next access faults. */
-static void pmbar_obj_zap(struct pmbar_obj *obj)
+void pmbar_obj_zap(struct pmbar_obj *obj)
 {
 	struct pmbar_dev *bdev = obj->bdev;
 
@@ -344,7 +278,7 @@ static long pmbar_free(struct pmbar_file *pf, void __user *arg)
 }
 
 /* The object of @handle in @pf, with a reference, or NULL. */
-static struct pmbar_obj *pmbar_obj_get(struct pmbar_file *pf, u64 handle)
+struct pmbar_obj *pmbar_obj_get(struct pmbar_file *pf, u64 handle)
 {
 	struct pmbar_obj *obj;
 
@@ -383,7 +317,7 @@ static void pmbar_copy(struct pmbar_obj *obj, struct pmbar_sysmem *mem,
  * object's lock, CPU mappings are zapped and the content copied; the next
  * fault or peer map finds the new place.
  */
-static int pmbar_move(struct pmbar_obj *obj, bool evict)
+int pmbar_move(struct pmbar_obj *obj, bool evict)
 {
 	struct pmbar_sysmem *mem = NULL, *old = NULL;
 	u32 from = evict ? PEERMAP_OBJ_RESIDENT : PEERMAP_OBJ_EVICTED;
@@ -396,14 +330,23 @@ static int pmbar_move(struct pmbar_obj *obj, bool evict)
 			return -ENOMEM;
 	}
 	mutex_lock(&obj->lock);
-	if (obj->moving)
+	if (obj->moving) {
 		ret = -EBUSY;
-	else if (obj->state == PEERMAP_OBJ_GONE)
+	} else if (obj->state == PEERMAP_OBJ_GONE) {
 		ret = -ENODEV;
-	else if (obj->state != from)
+	} else if (obj->state != from) {
 		ret = -EALREADY;
-	else
+	} else if (obj->pins) {
+		dev_info_ratelimited(&obj->bdev->pdev->dev, "object at %#llx: %u dma-buf importer(s) pinned it in device memory: not moved\n",
+				     obj->offset, obj->pins);
+		ret = -EBUSY;
+	} else if (!evict && obj->ram_importers) {
+		dev_info_ratelimited(&obj->bdev->pdev->dev, "object at %#llx: %u dma-buf importer(s) that cannot take device memory hold it in system memory: not restored\n",
+				     obj->offset, obj->ram_importers);
+		ret = -EBUSY;
+	} else {
 		obj->moving = true;
+	}
 	mutex_unlock(&obj->lock);
 	if (ret) {
 		pmbar_sysmem_put(mem);
@@ -432,6 +375,7 @@ static int pmbar_move(struct pmbar_obj *obj, bool evict)
 		old = obj->mem;
 		obj->mem = NULL;
 		obj->state = PEERMAP_OBJ_RESIDENT;
+		obj->auto_evicted = false;
 	}
 	obj->revokes++;
 	obj->moving = false;
@@ -467,7 +411,8 @@ static long pmbar_policy(struct pmbar_file *pf, void __user *arg)
 
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;
-	if ((req.flags & ~(PEERMAP_POLICY_PEER_RO | PEERMAP_POLICY_NO_CPU)) ||
+	if ((req.flags & ~(PEERMAP_POLICY_PEER_RO | PEERMAP_POLICY_NO_CPU |
+			   PEERMAP_POLICY_NO_FALLBACK)) ||
 	    req.reserved || !memchr(req.deny, 0, sizeof(req.deny)))
 		return -EINVAL;
 	obj = pmbar_obj_get(pf, req.handle);
@@ -508,6 +453,10 @@ static long pmbar_obj_info(struct pmbar_file *pf, void __user *arg)
 	info.revokes = obj->revokes;
 	info.evictions = obj->evictions;
 	info.last_revoke_ns = obj->last_revoke_ns;
+	info.dmabufs = obj->dmabufs;
+	info.ram_importers = obj->ram_importers;
+	info.pins = obj->pins;
+	info.dmabuf_fallbacks = obj->dmabuf_fallbacks;
 	mutex_unlock(&obj->lock);
 	spin_lock(&obj->rv.lock);
 	list_for_each(pos, &obj->rv.reqs)
@@ -537,23 +486,46 @@ static long pmbar_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return pmbar_move_ioctl(pf, uarg, false);
 	case PEERMAP_BAR_IOC_OBJ_INFO:
 		return pmbar_obj_info(pf, uarg);
+	case PEERMAP_BAR_IOC_EXPORT:
+		return pmbar_export(pf, uarg);
 	default:
 		return -ENOTTY;
 	}
 }
 
-static int pmbar_mmap(struct file *file, struct vm_area_struct *vma)
+/* Whether @vma may map device memory of @bdev: shared, not executable. */
+int pmbar_vma_check(struct vm_area_struct *vma, struct pmbar_dev *bdev)
 {
-	struct pmbar_file *pf = file->private_data;
-	struct pmbar_dev *bdev = pf->bdev;
-	struct pmbar_obj *obj;
-
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;		/* device memory cannot be private */
 	if (vma->vm_flags & VM_EXEC)
 		return -EPERM;
 	if (READ_ONCE(bdev->gone))
 		return -ENODEV;
+	return 0;
+}
+
+/*
+ * Make @vma a CPU mapping of @obj, whose reference it takes over: filled
+ * by pmbar_fault(), so that it can be zapped and moved; vm_pgoff is the
+ * BAR offset (pmbar_obj_zap() finds it by that).
+ */
+void pmbar_vma_install(struct vm_area_struct *vma, struct pmbar_obj *obj)
+{
+	peermap_vma_prepare(vma);
+	vma->vm_private_data = obj;
+	vma->vm_ops = &pmbar_vm_ops;
+}
+
+static int pmbar_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct pmbar_file *pf = file->private_data;
+	struct pmbar_obj *obj;
+	int ret;
+
+	ret = pmbar_vma_check(vma, pf->bdev);
+	if (ret)
+		return ret;
 	obj = pmbar_obj_get(pf, vma->vm_pgoff);
 	if (!obj)
 		return -ENOENT;
@@ -561,10 +533,7 @@ static int pmbar_mmap(struct file *file, struct vm_area_struct *vma)
 		pmbar_obj_put(obj);
 		return -EINVAL;		/* one VMA maps one whole object */
 	}
-	/* Filled by pmbar_fault(), so that it can be zapped and moved. */
-	peermap_vma_prepare(vma);
-	vma->vm_private_data = obj;	/* the VMA's reference */
-	vma->vm_ops = &pmbar_vm_ops;
+	pmbar_vma_install(vma, obj);
 	return 0;
 }
 
@@ -646,7 +615,7 @@ static int pmbar_vm_mprotect(struct vm_area_struct *vma, unsigned long start,
 	return 0;
 }
 
-static const struct vm_operations_struct pmbar_vm_ops = {
+const struct vm_operations_struct pmbar_vm_ops = {
 	.open = pmbar_vm_open,
 	.close = pmbar_vm_close,
 	.mprotect = pmbar_vm_mprotect,
@@ -654,24 +623,21 @@ static const struct vm_operations_struct pmbar_vm_ops = {
 };
 
 /*
- * A peer asks for [start, start + len) of an object: the BAR while
+ * Answer [off, off + len) of an object for req->client: the BAR while
  * resident, the system memory while evicted (fallback), nothing while it
  * moves (-EAGAIN: the core retries) or once its device is gone; and only
- * what the policy allows. The request is attached to the object under its
- * lock, so a revoke that follows a state change finds it.
+ * what the policy allows. A @revocable request is attached to the object
+ * under its lock, so a revoke that follows a state change finds it; one
+ * that is not (a dma-buf importer that cannot be told to stop) gets only
+ * system memory, which its piece keeps until it unmaps.
  */
-static int pmbar_p2p_map(struct vm_area_struct *vma, unsigned long start,
-			 unsigned long len, struct peermap_p2p_req *req)
+int pmbar_obj_answer(struct pmbar_obj *obj, u64 off, u64 len,
+		     struct peermap_p2p_req *req, bool revocable)
 {
-	struct pmbar_obj *obj = vma->vm_private_data;
 	struct pmbar_dev *bdev = obj->bdev;
 	struct pmbar_peer *peer;
-	u64 off;
 	int ret;
 
-	/* A split VMA starts further into the object: vm_pgoff says where. */
-	off = ((u64)vma->vm_pgoff << PAGE_SHIFT) - obj->offset +
-	      (start - vma->vm_start);
 	if (off >= obj->size || len > obj->size - off)
 		return -EINVAL;
 	peer = kzalloc(sizeof(*peer), GFP_KERNEL_ACCOUNT);
@@ -699,12 +665,15 @@ static int pmbar_p2p_map(struct vm_area_struct *vma, unsigned long start,
 			kref_get(&obj->mem->ref);
 			peer->mem = obj->mem;
 		}
+	} else if (!revocable) {
+		ret = -EREMOTEIO;	/* device memory needs a revocable peer */
 	} else {
 		ret = peermap_req_add_bar(req, bdev->pdev, bdev->bar,
 					  obj->offset + off, len);
 	}
 	if (!ret) {
-		peermap_req_attach(req, &obj->rv);
+		if (revocable)
+			peermap_req_attach(req, &obj->rv);
 		kref_get(&obj->ref);
 		peer->obj = obj;
 		req->priv = peer;
@@ -713,6 +682,18 @@ static int pmbar_p2p_map(struct vm_area_struct *vma, unsigned long start,
 	if (ret)
 		kfree(peer);
 	return ret;
+}
+
+/* A peermap importer asks for a piece of an object's VMA. */
+static int pmbar_p2p_map(struct vm_area_struct *vma, unsigned long start,
+			 unsigned long len, struct peermap_p2p_req *req)
+{
+	struct pmbar_obj *obj = vma->vm_private_data;
+
+	/* A split VMA starts further into the object: vm_pgoff says where. */
+	return pmbar_obj_answer(obj, ((u64)vma->vm_pgoff << PAGE_SHIFT) -
+				obj->offset + (start - vma->vm_start),
+				len, req, true);
 }
 
 /* Under the core's mapping lock: puts only (see pmbar_obj_release()). */
@@ -725,7 +706,7 @@ static void pmbar_p2p_unmap(struct peermap_p2p_req *req)
 	kfree(peer);
 }
 
-static struct peermap_exporter pmbar_exporter = {
+struct peermap_exporter pmbar_exporter = {
 	.name = "peermap_bar",
 	.owner = THIS_MODULE,
 	.vm_ops = &pmbar_vm_ops,

@@ -285,6 +285,11 @@ struct peermap_dmabuf_source {
 	u64 offset;
 	/** @len: bytes of the buffer. */
 	u64 len;
+	/**
+	 * @access: PEERMAP_ACCESS_* importers may have; a mapping asked for
+	 * more (a direction) gets this much.
+	 */
+	u32 access;
 };
 
 struct sg_table *peermap_dmabuf_map(struct dma_buf_attachment *attach,
@@ -292,5 +297,7 @@ struct sg_table *peermap_dmabuf_map(struct dma_buf_attachment *attach,
 				    const struct peermap_dmabuf_source *src);
 void peermap_dmabuf_unmap(struct sg_table *sgt);
 void peermap_dmabuf_invalidate(struct dma_buf *dmabuf);
+int peermap_dmabuf_can_peer(struct dma_buf_attachment *attach,
+			    struct pci_dev *provider);
 
 #endif /* _PEERMAP_H */

@@ -105,6 +105,10 @@ struct peermap_bar_policy {
 
 #define PEERMAP_POLICY_PEER_RO	(1U << 0)	/* peers may only read */
 #define PEERMAP_POLICY_NO_CPU	(1U << 1)	/* CPU access off: SIGBUS */
+/* dma-buf importers that cannot take device memory are refused
+ * (EREMOTEIO) instead of moving the object to system memory
+ */
+#define PEERMAP_POLICY_NO_FALLBACK (1U << 2)
 
 /* Evict an object to system memory, or restore it into the BAR. */
 struct peermap_bar_move {
@@ -121,14 +125,35 @@ struct peermap_bar_obj_info {
 	__u32 state;		/* out: PEERMAP_OBJ_* */
 	__u32 policy;		/* out: PEERMAP_POLICY_* */
 	__u32 peers;		/* out: live peer pieces */
-	__u32 reserved;
+	__u32 dmabufs;		/* out: exported dma-bufs alive */
 	__u64 revokes;		/* out: times its peers were revoked */
 	__u64 evictions;	/* out: times it was evicted */
 	/* out: the last revoke, until every importer stopped and its
 	 * addresses were torn down
 	 */
 	__u64 last_revoke_ns;
+	/* out: dma-buf importers that cannot take device memory (not
+	 * peer2peer, no route, or not revocable) attached now: they hold
+	 * it in system memory
+	 */
+	__u32 ram_importers;
+	__u32 pins;		/* out: dma-buf importers pinning it in the BAR */
+	__u64 dmabuf_fallbacks;	/* out: times such an importer moved it out */
 };
+
+/*
+ * An object, or a page-aligned slice of it, as a dma-buf (the ioctl
+ * returns its fd, O_CLOEXEC). The object lives while the buffer does.
+ */
+struct peermap_bar_export {
+	__u64 handle;		/* in: the object */
+	__u64 offset;		/* in: first byte, page aligned */
+	__u64 size;		/* in: bytes, a page multiple; 0: to the end */
+	__u32 flags;		/* in: PEERMAP_EXPORT_* */
+	__u32 reserved;		/* in: zero */
+};
+
+#define PEERMAP_EXPORT_WRITE	(1U << 0)	/* importers may write it */
 
 #define PEERMAP_OBJ_RESIDENT	0	/* in device memory */
 #define PEERMAP_OBJ_EVICTED	1	/* in system memory (fallback) */
@@ -141,6 +166,7 @@ struct peermap_bar_obj_info {
 #define PEERMAP_BAR_IOC_EVICT	_IOW(PEERMAP_IOC_MAGIC, 0x04, struct peermap_bar_move)
 #define PEERMAP_BAR_IOC_RESTORE	_IOW(PEERMAP_IOC_MAGIC, 0x05, struct peermap_bar_move)
 #define PEERMAP_BAR_IOC_OBJ_INFO _IOWR(PEERMAP_IOC_MAGIC, 0x06, struct peermap_bar_obj_info)
+#define PEERMAP_BAR_IOC_EXPORT	_IOW(PEERMAP_IOC_MAGIC, 0x07, struct peermap_bar_export)
 
 /* --- importer: /dev/peermap-eduN -------------------------------------- */
 

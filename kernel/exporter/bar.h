@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * peermap_bar's state, shared by bar.c (device, objects, mmap, peers) and
+ * dmabuf.c (objects exported as dma-bufs). Lifetime and lock order: bar.c.
+ */
+#ifndef _PEERMAP_BAR_H
+#define _PEERMAP_BAR_H
+
+#include <linux/fs.h>
+#include <linux/genalloc.h>
+#include <linux/kref.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/pci.h>
+#include <linux/sizes.h>
+#include <linux/spinlock.h>
+#include <linux/xarray.h>
+
+#include <peermap.h>
+
+#define PMBAR_MIN_BAR	SZ_1M	/* smaller memory BARs are registers */
+
+struct pmbar_dev {
+	struct kref ref;		/* probe, each open file, each object */
+	struct pci_dev *pdev;		/* holds a pci_dev reference */
+	int bar;
+	resource_size_t bar_size;
+	void __iomem *kva;		/* the BAR for the CPU (evict, restore) */
+	struct gen_pool *pool;		/* BAR offsets + 1 page; own lock */
+	struct miscdevice misc;
+	/* Protects objs and gone: objects of the device, for removal. */
+	spinlock_t objs_lock;
+	struct list_head objs;
+	bool gone;			/* device removed: no new objects */
+	/*
+	 * Protects open_files and inode: every file of the device maps
+	 * through this inode's address space, so that one
+	 * unmap_mapping_range() zaps an object in every process.
+	 */
+	struct mutex files_lock;
+	unsigned int open_files;
+	struct inode *inode;		/* igrab()ed while files are open */
+	int id;
+	char name[24];			/* "peermap-barN" */
+};
+
+/* System memory holding an evicted object; referenced by peer pieces. */
+struct pmbar_sysmem {
+	struct kref ref;		/* the object while evicted; each peer */
+	unsigned long npages;
+	struct page *pages[];
+};
+
+struct pmbar_obj {
+	struct kref ref;		/* see the file comment */
+	struct pmbar_dev *bdev;		/* holds a device reference */
+	u64 offset;			/* in the BAR, page aligned */
+	u64 size;			/* page multiple */
+	struct list_head node;		/* in bdev->objs */
+	bool unplugged;			/* seen by remove(); under objs_lock */
+	struct peermap_revocable rv;	/* its live peer pieces (core) */
+	/*
+	 * Protects everything below. Held across a zap and a copy, in the
+	 * fault handler and in p2p_map; never across peermap_revoke().
+	 */
+	struct mutex lock;
+	u32 state;			/* PEERMAP_OBJ_* */
+	bool moving;			/* evict/restore revoking: peers wait */
+	u32 policy;			/* PEERMAP_POLICY_* */
+	char deny[32];			/* PCI name of a refused client */
+	struct pmbar_sysmem *mem;	/* while evicted */
+	u64 revokes, evictions;
+	u64 last_revoke_ns;		/* duration of the last peermap_revoke() */
+	/* dma-buf export (dmabuf.c) */
+	unsigned int dmabufs;		/* exported buffers alive */
+	unsigned int ram_importers;	/* attachments holding it in RAM */
+	unsigned int pins;		/* pinned peer attachments: no move */
+	bool auto_evicted;		/* by an importer: restore after it */
+	u64 dmabuf_fallbacks;		/* importers that moved it to RAM */
+};
+
+/* What a peer piece holds, for p2p_unmap. */
+struct pmbar_peer {
+	struct pmbar_obj *obj;		/* holds an object reference */
+	struct pmbar_sysmem *mem;	/* holds a reference, if fallback */
+};
+
+/* Objects of one open file, by handle (BAR offset >> PAGE_SHIFT). */
+struct pmbar_file {
+	struct pmbar_dev *bdev;		/* holds a device reference */
+	struct xarray objs;		/* its lock protects lookup + get */
+};
+
+extern const struct vm_operations_struct pmbar_vm_ops;
+extern struct peermap_exporter pmbar_exporter;
+
+struct pmbar_obj *pmbar_obj_get(struct pmbar_file *pf, u64 handle);
+void pmbar_obj_put(struct pmbar_obj *obj);
+void pmbar_sysmem_put(struct pmbar_sysmem *mem);
+void pmbar_obj_zap(struct pmbar_obj *obj);
+int pmbar_move(struct pmbar_obj *obj, bool evict);
+int pmbar_vma_check(struct vm_area_struct *vma, struct pmbar_dev *bdev);
+void pmbar_vma_install(struct vm_area_struct *vma, struct pmbar_obj *obj);
+int pmbar_obj_answer(struct pmbar_obj *obj, u64 off, u64 len,
+		     struct peermap_p2p_req *req, bool revocable);
+
+long pmbar_export(struct pmbar_file *pf, void __user *arg);
+
+#endif /* _PEERMAP_BAR_H */
