@@ -131,6 +131,25 @@ int pm_obj_info(struct pm_obj *obj, struct peermap_bar_obj_info *info)
 	return ioctl(obj->bar->fd, PEERMAP_BAR_IOC_OBJ_INFO, info) ? -errno : 0;
 }
 
+int pm_obj_export_dmabuf_range(struct pm_obj *obj, uint64_t offset,
+			       uint64_t size, unsigned int flags)
+{
+	struct peermap_bar_export req = {
+		.handle = obj->handle,
+		.offset = offset,
+		.size = size,
+		.flags = flags,
+	};
+	int fd = ioctl(obj->bar->fd, PEERMAP_BAR_IOC_EXPORT, &req);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int pm_obj_export_dmabuf(struct pm_obj *obj, unsigned int flags)
+{
+	return pm_obj_export_dmabuf_range(obj, 0, 0, flags);
+}
+
 int pm_node_pci_name(const char *node, char *out, size_t len)
 {
 	char path[128], buf[256];

@@ -56,6 +56,12 @@ int pm_obj_evict(struct pm_obj *obj);
 int pm_obj_restore(struct pm_obj *obj);
 int pm_obj_policy(struct pm_obj *obj, unsigned int flags, const char *deny);
 int pm_obj_info(struct pm_obj *obj, struct peermap_bar_obj_info *info);
+/* The object, or [offset, offset + size) of it (page aligned; size 0: to
+ * the end), as a dma-buf: its fd (O_CLOEXEC), or -errno. flags:
+ * PEERMAP_EXPORT_WRITE lets importers write it. */
+int pm_obj_export_dmabuf(struct pm_obj *obj, unsigned int flags);
+int pm_obj_export_dmabuf_range(struct pm_obj *obj, uint64_t offset,
+			       uint64_t size, unsigned int flags);
 
 /* The PCI name ("0000:04:00.0") of a peermap device node ("peermap-edu0"). */
 int pm_node_pci_name(const char *node, char *out, size_t len);

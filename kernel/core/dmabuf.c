@@ -73,15 +73,13 @@ EXPORT_SYMBOL_GPL(peermap_dmabuf_invalidate);
  * @attach: the importer's attachment (from the exporter's attach)
  * @provider: the PCI device owning the memory
  *
- * Only when all three hold: the importer takes memory without struct pages
- * (peer2peer), it can be told to stop (a dynamic importer with
- * move_notify / invalidate_mappings: the exporter can take the memory
- * back), and peermap has a route from it to @provider (a log line says why
- * not, as for peermap importers). Otherwise the exporter answers it with
- * system memory.
+ * When the importer takes memory without struct pages (peer2peer) and
+ * peermap has a route from it to @provider (a log line says why not, as
+ * for peermap importers). Otherwise the exporter answers it with system
+ * memory.
  * Context: may sleep.
- * Return: 0, -EOPNOTSUPP (not peer2peer), -ENOLINK (not revocable),
- * -EREMOTEIO (no route), or the route lookup's error.
+ * Return: 0, -EOPNOTSUPP (not peer2peer), -EREMOTEIO (no route), or the
+ * route lookup's error.
  */
 int peermap_dmabuf_can_peer(struct dma_buf_attachment *attach,
 			    struct pci_dev *provider)
@@ -91,8 +89,6 @@ int peermap_dmabuf_can_peer(struct dma_buf_attachment *attach,
 
 	if (!attach->peer2peer)
 		return -EOPNOTSUPP;
-	if (!attach->importer_ops || !attach->importer_ops->PM_DMABUF_INVALIDATE)
-		return -ENOLINK;
 	ret = peermap_route_get(provider, attach->dev, &route);
 	if (ret)
 		return ret;
@@ -103,6 +99,21 @@ int peermap_dmabuf_can_peer(struct dma_buf_attachment *attach,
 	return 0;
 }
 EXPORT_SYMBOL_GPL(peermap_dmabuf_can_peer);
+
+/**
+ * peermap_dmabuf_revocable() - can an importer be told to stop?
+ * @attach: the importer's attachment
+ *
+ * A dynamic importer with move_notify (invalidate_mappings from 7.1): it
+ * unmaps when told, so its memory can move. Others must pin it.
+ * Context: any.
+ * Return: true if so.
+ */
+bool peermap_dmabuf_revocable(struct dma_buf_attachment *attach)
+{
+	return attach->importer_ops && attach->importer_ops->PM_DMABUF_INVALIDATE;
+}
+EXPORT_SYMBOL_GPL(peermap_dmabuf_revocable);
 
 static void pm_dmabuf_revoke_get(void *owner)
 {

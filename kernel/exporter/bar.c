@@ -419,6 +419,13 @@ static long pmbar_policy(struct pmbar_file *pf, void __user *arg)
 	if (!obj)
 		return -ENOENT;
 	mutex_lock(&obj->lock);
+	if (obj->pins) {
+		dev_info_ratelimited(&obj->bdev->pdev->dev, "object at %#llx: %u dma-buf importer(s) pinned it: policy not changed\n",
+				     obj->offset, obj->pins);
+		mutex_unlock(&obj->lock);
+		pmbar_obj_put(obj);
+		return -EBUSY;
+	}
 	obj->policy = req.flags;
 	strscpy(obj->deny, req.deny, sizeof(obj->deny));
 	no_cpu = req.flags & PEERMAP_POLICY_NO_CPU;

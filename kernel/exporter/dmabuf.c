@@ -6,13 +6,15 @@
  * and fallback.
  *
  * Importers come in two kinds, decided at attach:
- * - peer: peer2peer-capable, revocable (a dynamic importer with
- *   move_notify / invalidate_mappings) and with a route to the device.
- *   Its mappings are the object where it is (the BAR by bus address or
- *   IOVA, or system memory while evicted), attached to the object: an
- *   evict, restore, policy change or removal stops it first
- *   (peermap_revoke(), core/dmabuf.c). A pin (dma_buf_pin()) keeps the
- *   object in the BAR: moves fail with -EBUSY while it lasts.
+ * - peer: peer2peer-capable and with a route to the device. Its mappings
+ *   are the object where it is (the BAR by bus address or IOVA, or system
+ *   memory while evicted), attached to the object: an evict, restore,
+ *   policy change or removal stops it first (peermap_revoke(),
+ *   core/dmabuf.c) when it can be told to (move_notify, invalidate_mappings
+ *   from 7.1). One that cannot must pin the buffer before it maps
+ *   (dma_buf_pin(), as RDMA's pinned dmabuf MRs do); a pin keeps the
+ *   object where it is: moves and policy changes fail with -EBUSY and a
+ *   log line while it lasts, and a removal waits for its unmap.
  * - RAM: everything else (vgem's platform device, an importer with no
  *   route, a static attachment). The object moves to system memory while
  *   one is attached (visibly: a log line naming it, the
@@ -53,6 +55,7 @@ struct pmbar_dmabuf {
 /* One attachment: what kind of importer it is (attach->priv). */
 struct pmbar_attach {
 	bool ram;			/* holds the object in system memory */
+	bool revocable;			/* can be told to stop */
 	bool pinned;			/* counted in pmbar_obj.pins */
 };
 
@@ -61,8 +64,6 @@ static const char *pmbar_why_ram(int why)
 	switch (why) {
 	case -EOPNOTSUPP:
 		return "it takes no memory without struct pages (not peer2peer)";
-	case -ENOLINK:
-		return "it cannot be told to stop (no move_notify)";
 	case -EREMOTEIO:
 		return "it has no route to the device";
 	default:
@@ -83,6 +84,7 @@ static int pmbar_dmabuf_attach(struct dma_buf *dmabuf,
 	pa = kzalloc(sizeof(*pa), GFP_KERNEL);
 	if (!pa)
 		return -ENOMEM;
+	pa->revocable = peermap_dmabuf_revocable(attach);
 	why = peermap_dmabuf_can_peer(attach, pdev);
 	if (!why) {
 		attach->priv = pa;
@@ -202,6 +204,7 @@ static struct sg_table *pmbar_dmabuf_map(struct dma_buf_attachment *attach,
 					 enum dma_data_direction dir)
 {
 	struct pmbar_dmabuf *db = attach->dmabuf->priv;
+	struct pmbar_attach *pa = attach->priv;
 	struct peermap_dmabuf_source src = {
 		.exp = &pmbar_exporter,
 		.answer = pmbar_dmabuf_answer,
@@ -212,6 +215,11 @@ static struct sg_table *pmbar_dmabuf_map(struct dma_buf_attachment *attach,
 	};
 
 	dma_resv_assert_held(attach->dmabuf->resv);
+	if (!pa->ram && !pa->revocable && !pa->pinned) {
+		dev_info_ratelimited(attach->dev, "dma-buf %s: an importer that cannot be told to stop must pin the buffer before it maps it\n",
+				     attach->dmabuf->exp_name);
+		return ERR_PTR(-EINVAL);
+	}
 	return peermap_dmabuf_map(attach, dir, &src);
 }
 

@@ -299,5 +299,6 @@ void peermap_dmabuf_unmap(struct sg_table *sgt);
 void peermap_dmabuf_invalidate(struct dma_buf *dmabuf);
 int peermap_dmabuf_can_peer(struct dma_buf_attachment *attach,
 			    struct pci_dev *provider);
+bool peermap_dmabuf_revocable(struct dma_buf_attachment *attach);
 
 #endif /* _PEERMAP_H */
