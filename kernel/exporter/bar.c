@@ -500,10 +500,14 @@ static long pmbar_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	}
 }
 
-/* Whether @vma may map device memory of @bdev: shared, not executable. */
+/*
+ * Whether @vma may map device memory of @bdev: shared (VM_MAYSHARE: mmap
+ * clears VM_SHARED for a read-only file, which cannot write anyway), not
+ * executable.
+ */
 int pmbar_vma_check(struct vm_area_struct *vma, struct pmbar_dev *bdev)
 {
-	if (!(vma->vm_flags & VM_SHARED))
+	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;		/* device memory cannot be private */
 	if (vma->vm_flags & VM_EXEC)
 		return -EPERM;

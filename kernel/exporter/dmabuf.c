@@ -56,7 +56,7 @@ struct pmbar_dmabuf {
 struct pmbar_attach {
 	bool ram;			/* holds the object in system memory */
 	bool revocable;			/* can be told to stop */
-	bool pinned;			/* counted in pmbar_obj.pins */
+	unsigned int pins;		/* its pins, in pmbar_obj.pins too */
 };
 
 static const char *pmbar_why_ram(int why)
@@ -160,7 +160,11 @@ static void pmbar_dmabuf_detach(struct dma_buf *dmabuf,
 			 obj->offset, ret);
 }
 
-/* Called under the reservation lock; also for every map of a static one. */
+/*
+ * Under the reservation lock: dma_buf_pin(), and the pin dma-buf takes for
+ * every mapping of a static importer (of every importer before 7.1 without
+ * CONFIG_DMABUF_MOVE_NOTIFY). Pins nest.
+ */
 static int pmbar_dmabuf_pin(struct dma_buf_attachment *attach)
 {
 	struct pmbar_dmabuf *db = attach->dmabuf->priv;
@@ -172,7 +176,7 @@ static int pmbar_dmabuf_pin(struct dma_buf_attachment *attach)
 	mutex_lock(&obj->lock);
 	obj->pins++;
 	mutex_unlock(&obj->lock);
-	pa->pinned = true;
+	pa->pins++;
 	return 0;
 }
 
@@ -182,12 +186,12 @@ static void pmbar_dmabuf_unpin(struct dma_buf_attachment *attach)
 	struct pmbar_attach *pa = attach->priv;
 	struct pmbar_obj *obj = db->obj;
 
-	if (!pa->pinned)
+	if (!pa->pins)
 		return;
 	mutex_lock(&obj->lock);
 	obj->pins--;
 	mutex_unlock(&obj->lock);
-	pa->pinned = false;
+	pa->pins--;
 }
 
 static int pmbar_dmabuf_answer(void *priv, u64 offset, u64 len,
@@ -215,7 +219,7 @@ static struct sg_table *pmbar_dmabuf_map(struct dma_buf_attachment *attach,
 	};
 
 	dma_resv_assert_held(attach->dmabuf->resv);
-	if (!pa->ram && !pa->revocable && !pa->pinned) {
+	if (!pa->ram && !pa->revocable && !pa->pins) {
 		dev_info_ratelimited(attach->dev, "dma-buf %s: an importer that cannot be told to stop must pin the buffer before it maps it\n",
 				     attach->dmabuf->exp_name);
 		return ERR_PTR(-EINVAL);

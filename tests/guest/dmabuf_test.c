@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * peermap objects as dma-bufs (PEERMAP_BAR_IOC_EXPORT), imported by
+ * pm_dmabuf_imp.ko, which attaches and maps as the RDMA core does for a
+ * dmabuf MR (dynamic with move_notify, or pinned) and as DRM PRIME does
+ * (static, or not peer2peer), for the edu device: what each kind of
+ * importer gets, and what evict, restore, policy and pins do to it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "pm_dmabuf_imp.h"
+
+#define OBJ_SIZE	(1024 * 1024)
+
+FIXTURE(dmabuf) {
+	struct pm_bar bar;
+	struct pm_obj obj;
+	int imp;		/* /dev/pm-dmabuf-imp */
+	int buf;		/* the exported dma-buf */
+	char client[32];	/* edu's PCI name */
+	uint64_t bus;		/* the object's bus address */
+	int by_bus;		/* the client reaches it by bus address */
+};
+
+FIXTURE_SETUP(dmabuf)
+{
+	struct peermap_bar_obj_info info;
+	struct peermap_route_query q;
+	struct peermap_bar_info bi;
+	int err;
+
+	self->imp = self->buf = -1;
+	err = pm_bar_open(0, &self->bar);
+	ASSERT_EQ(0, err) TH_LOG("peermap-bar0: %s", strerror(-err));
+	ASSERT_EQ(0, pm_obj_alloc(&self->bar, OBJ_SIZE, &self->obj));
+	ASSERT_EQ(0, pm_node_pci_name("peermap-edu0", self->client, sizeof(self->client)));
+	self->imp = open("/dev/pm-dmabuf-imp", O_RDWR);
+	if (self->imp < 0 && system("insmod /lib/peermap/test/pm_dmabuf_imp.ko") == 0)
+		self->imp = open("/dev/pm-dmabuf-imp", O_RDWR);
+	ASSERT_LE(0, self->imp) TH_LOG("/dev/pm-dmabuf-imp: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(self->bar.fd, PEERMAP_BAR_IOC_INFO, &bi));
+	ASSERT_EQ(0, pm_obj_info(&self->obj, &info));
+	self->bus = bi.bar_bus_addr + info.bar_offset;
+	ASSERT_EQ(0, pm_route(bi.pci_name, self->client, &q));
+	self->by_bus = q.path != PEERMAP_PATH_NONE && !(q.flags & PEERMAP_ROUTE_IOVA);
+	self->buf = pm_obj_export_dmabuf(&self->obj, PEERMAP_EXPORT_WRITE);
+	ASSERT_LE(0, self->buf) TH_LOG("export: %s", strerror(-self->buf));
+}
+
+FIXTURE_TEARDOWN(dmabuf)
+{
+	if (self->imp >= 0)
+		close(self->imp);	/* detaches what is still attached */
+	if (self->buf >= 0)
+		close(self->buf);
+	pm_obj_policy(&self->obj, 0, NULL);
+	pm_obj_free(&self->obj);
+	pm_bar_close(&self->bar);
+}
+
+static int attach(FIXTURE_DATA(dmabuf) *self, int fd, unsigned int mode)
+{
+	struct pm_imp_attach a = { .fd = fd, .mode = mode };
+
+	snprintf(a.client, sizeof(a.client), "%s", self->client);
+	return ioctl(self->imp, PM_IMP_IOC_ATTACH, &a) ? -errno : (int)a.id;
+}
+
+static int imp_map(FIXTURE_DATA(dmabuf) *self, int id, struct pm_imp_map *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->id = id;
+	return ioctl(self->imp, PM_IMP_IOC_MAP, m) ? -errno : 0;
+}
+
+static int status(FIXTURE_DATA(dmabuf) *self, int id, struct pm_imp_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->id = id;
+	return ioctl(self->imp, PM_IMP_IOC_STATUS, st) ? -errno : 0;
+}
+
+static int detach(FIXTURE_DATA(dmabuf) *self, uint32_t id)
+{
+	return ioctl(self->imp, PM_IMP_IOC_DETACH, &id) ? -errno : 0;
+}
+
+static struct peermap_bar_obj_info info_of(struct __test_metadata *_metadata,
+					   struct pm_obj *obj)
+{
+	struct peermap_bar_obj_info info;
+
+	EXPECT_EQ(0, pm_obj_info(obj, &info));
+	return info;
+}
+
+/* Whether a mapping is the object in its BAR (by bus address). */
+static int in_bar(FIXTURE_DATA(dmabuf) *self, const struct pm_imp_map *m)
+{
+	return m->nsegs >= 1 && m->addr[0] == self->bus;
+}
+
+TEST_F(dmabuf, export_gives_a_buffer_of_the_object)
+{
+	int flags = fcntl(self->buf, F_GETFD);
+
+	EXPECT_TRUE(flags & FD_CLOEXEC);
+	EXPECT_EQ(OBJ_SIZE, lseek(self->buf, 0, SEEK_END));
+	EXPECT_EQ(1, info_of(_metadata, &self->obj).dmabufs);
+	close(self->buf);
+	self->buf = -1;
+	EXPECT_EQ(0, info_of(_metadata, &self->obj).dmabufs);
+}
+
+TEST_F(dmabuf, export_refuses_bad_requests)
+{
+	struct pm_obj gone = self->obj;
+
+	EXPECT_EQ(-EINVAL, pm_obj_export_dmabuf_range(&self->obj, 100, 4096, 0));
+	EXPECT_EQ(-EINVAL, pm_obj_export_dmabuf_range(&self->obj, 0, 4097, 0));
+	EXPECT_EQ(-EINVAL, pm_obj_export_dmabuf_range(&self->obj, OBJ_SIZE, 0, 0));
+	EXPECT_EQ(-EINVAL, pm_obj_export_dmabuf_range(&self->obj, 4096, OBJ_SIZE, 0));
+	EXPECT_EQ(-EINVAL, pm_obj_export_dmabuf(&self->obj, 0x80));
+	gone.handle += 1 << 20;
+	EXPECT_EQ(-ENOENT, pm_obj_export_dmabuf(&gone, 0));
+}
+
+TEST_F(dmabuf, rdma_like_importer_gets_device_memory_and_is_revoked)
+{
+	struct pm_imp_status st;
+	struct pm_imp_map m;
+	int id = attach(self, self->buf, PM_IMP_DYNAMIC);
+
+	ASSERT_LE(0, id) TH_LOG("attach: %s", strerror(-id));
+	ASSERT_EQ(0, imp_map(self, id, &m));
+	EXPECT_EQ(OBJ_SIZE, m.len);
+	if (self->by_bus)
+		EXPECT_TRUE(in_bar(self, &m)) TH_LOG("got %#llx, the BAR is at %#llx",
+						     (unsigned long long)m.addr[0],
+						     (unsigned long long)self->bus);
+	EXPECT_EQ(0, info_of(_metadata, &self->obj).ram_importers);
+	ASSERT_EQ(0, status(self, id, &st));
+	if (st.pin_on_map) {
+		/* This kernel pins every mapping: the object cannot move. */
+		EXPECT_EQ(1, info_of(_metadata, &self->obj).pins);
+		EXPECT_EQ(-EBUSY, pm_obj_evict(&self->obj));
+		SKIP(return, "this kernel pins dynamic importers' mappings (no DMABUF_MOVE_NOTIFY): no revocation to see");
+	}
+	EXPECT_EQ(0, info_of(_metadata, &self->obj).pins);
+	ASSERT_EQ(0, pm_obj_evict(&self->obj));
+	ASSERT_EQ(0, status(self, id, &st));
+	EXPECT_EQ(1, st.invalidations);
+	EXPECT_EQ(0, st.mapped) TH_LOG("evict returned with the importer still mapped");
+	ASSERT_EQ(0, imp_map(self, id, &m));
+	EXPECT_EQ(OBJ_SIZE, m.len);
+	EXPECT_FALSE(in_bar(self, &m)) TH_LOG("evicted, still the BAR");
+	ASSERT_EQ(0, pm_obj_restore(&self->obj));
+	ASSERT_EQ(0, status(self, id, &st));
+	EXPECT_EQ(2, st.invalidations);
+	EXPECT_EQ(0, st.mapped);
+	EXPECT_EQ(0, detach(self, id));
+}
+
+TEST_F(dmabuf, pinned_importer_blocks_moves_and_policy)
+{
+	struct pm_imp_status st;
+	struct pm_imp_map m;
+	int id = attach(self, self->buf, PM_IMP_PINNED);
+
+	ASSERT_LE(0, id) TH_LOG("attach: %s", strerror(-id));
+	ASSERT_EQ(0, imp_map(self, id, &m));
+	if (self->by_bus)
+		EXPECT_TRUE(in_bar(self, &m));
+	ASSERT_EQ(0, status(self, id, &st));
+	/* its pin, and the one this kernel may take for the mapping */
+	EXPECT_EQ(1 + st.pin_on_map, info_of(_metadata, &self->obj).pins);
+	EXPECT_EQ(-EBUSY, pm_obj_evict(&self->obj));
+	EXPECT_EQ(-EBUSY, pm_obj_policy(&self->obj, PEERMAP_POLICY_PEER_RO, NULL));
+	EXPECT_EQ(PEERMAP_OBJ_RESIDENT, info_of(_metadata, &self->obj).state);
+	EXPECT_EQ(0, detach(self, id));
+	EXPECT_EQ(0, info_of(_metadata, &self->obj).pins);
+	EXPECT_EQ(0, pm_obj_evict(&self->obj));
+}
+
+/* What DRM PRIME into vgem does: no peer2peer, so system memory. */
+static void ram_importer(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(dmabuf) *self, unsigned int mode)
+{
+	volatile uint32_t *cpu = self->obj.cpu;
+	struct peermap_bar_obj_info info;
+	struct pm_imp_map m;
+	uint32_t i;
+	int id;
+
+	for (i = 0; i < OBJ_SIZE / 4; i += 1024)
+		cpu[i] = 0xd1ab0000 + i;
+	id = attach(self, self->buf, mode);
+	ASSERT_LE(0, id) TH_LOG("attach: %s", strerror(-id));
+	info = info_of(_metadata, &self->obj);
+	EXPECT_EQ(PEERMAP_OBJ_EVICTED, info.state);
+	EXPECT_EQ(1, info.ram_importers);
+	EXPECT_EQ(1, info.dmabuf_fallbacks);
+	ASSERT_EQ(0, imp_map(self, id, &m));
+	EXPECT_EQ(OBJ_SIZE, m.len);
+	EXPECT_FALSE(in_bar(self, &m));
+	EXPECT_EQ(-EBUSY, pm_obj_restore(&self->obj));
+	for (i = 0; i < OBJ_SIZE / 4; i += 1024)
+		ASSERT_EQ(0xd1ab0000 + i, cpu[i]) TH_LOG("word %u while in RAM", i);
+	EXPECT_EQ(0, detach(self, id));
+	info = info_of(_metadata, &self->obj);
+	EXPECT_EQ(PEERMAP_OBJ_RESIDENT, info.state);
+	EXPECT_EQ(0, info.ram_importers);
+	for (i = 0; i < OBJ_SIZE / 4; i += 1024)
+		ASSERT_EQ(0xd1ab0000 + i, cpu[i]) TH_LOG("word %u back in the BAR", i);
+}
+
+TEST_F(dmabuf, static_importer_holds_the_object_in_ram)
+{
+	ram_importer(_metadata, self, PM_IMP_STATIC);
+}
+
+TEST_F(dmabuf, not_peer2peer_importer_holds_the_object_in_ram)
+{
+	ram_importer(_metadata, self, PM_IMP_NO_P2P);
+}
+
+TEST_F(dmabuf, no_fallback_policy_refuses_ram_importers)
+{
+	ASSERT_EQ(0, pm_obj_policy(&self->obj, PEERMAP_POLICY_NO_FALLBACK, NULL));
+	EXPECT_EQ(-EREMOTEIO, attach(self, self->buf, PM_IMP_STATIC));
+	EXPECT_EQ(PEERMAP_OBJ_RESIDENT, info_of(_metadata, &self->obj).state);
+	EXPECT_EQ(0, info_of(_metadata, &self->obj).dmabuf_fallbacks);
+}
+
+TEST_F(dmabuf, denied_client_cannot_map)
+{
+	struct pm_imp_map m;
+	int id;
+
+	ASSERT_EQ(0, pm_obj_policy(&self->obj, 0, self->client));
+	id = attach(self, self->buf, PM_IMP_DYNAMIC);
+	ASSERT_LE(0, id);
+	EXPECT_EQ(-EPERM, imp_map(self, id, &m));
+	ASSERT_EQ(0, pm_obj_policy(&self->obj, 0, NULL));
+	EXPECT_EQ(0, imp_map(self, id, &m));
+}
+
+TEST_F(dmabuf, buffer_mmap_is_the_object)
+{
+	int slice = pm_obj_export_dmabuf_range(&self->obj, 65536, 65536,
+					       PEERMAP_EXPORT_WRITE);
+	volatile uint32_t *obj = self->obj.cpu, *buf;
+
+	ASSERT_LE(0, slice);
+	buf = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, slice, 0);
+	ASSERT_NE(MAP_FAILED, buf) TH_LOG("mmap: %s", strerror(errno));
+	buf[0] = 0x5eed1234;
+	obj[65536 / 4 + 1] = 0xabcd0001;
+	EXPECT_EQ(0x5eed1234, obj[65536 / 4]);
+	EXPECT_EQ(0xabcd0001, buf[1]);
+	ASSERT_EQ(0, pm_obj_evict(&self->obj));
+	buf[2] = 0x0e71c7ed;
+	EXPECT_EQ(0x5eed1234, buf[0]);
+	EXPECT_EQ(0x0e71c7ed, obj[65536 / 4 + 2]);
+	ASSERT_EQ(0, pm_obj_restore(&self->obj));
+	EXPECT_EQ(0x0e71c7ed, buf[2]);
+	munmap((void *)buf, 65536);
+	close(slice);
+}
+
+TEST_F(dmabuf, read_only_buffer_cannot_be_mapped_writable)
+{
+	int ro = pm_obj_export_dmabuf(&self->obj, 0);
+	void *p;
+
+	ASSERT_LE(0, ro);
+	EXPECT_EQ(O_RDONLY, fcntl(ro, F_GETFL) & O_ACCMODE);
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EACCES, errno);
+	p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, ro, 0);
+	EXPECT_NE(MAP_FAILED, p);
+	if (p != MAP_FAILED)
+		munmap(p, 4096);
+	close(ro);
+}
+
+TEST_F(dmabuf, object_lives_while_its_buffer_does)
+{
+	struct pm_imp_map m;
+	int id;
+
+	ASSERT_EQ(0, pm_obj_free(&self->obj));
+	self->obj.cpu = NULL;
+	id = attach(self, self->buf, PM_IMP_DYNAMIC);
+	ASSERT_LE(0, id) TH_LOG("attach after free: %s", strerror(-id));
+	ASSERT_EQ(0, imp_map(self, id, &m));
+	EXPECT_EQ(OBJ_SIZE, m.len);
+	if (self->by_bus)
+		EXPECT_TRUE(in_bar(self, &m));
+	EXPECT_EQ(0, detach(self, id));
+}
+
+TEST_HARNESS_MAIN
