@@ -139,7 +139,7 @@ header_alone() {
 link_shared() {
 	# shellcheck disable=SC2046
 	$CC $(cflags) "$top/tests/install/prog.c" $(pkg-config --libs peermap) -o "$work/prog" &&
-		readelf -d "$work/prog" | grep -q "NEEDED.*\[libpeermap\.so\.$major\]"
+		grep -q "NEEDED.*\[libpeermap\.so\.$major\]" <<<"$(readelf -d "$work/prog")"
 }
 
 runs_shared() {
@@ -157,7 +157,7 @@ link_static() {
 	# shellcheck disable=SC2046
 	$CC $(cflags) "$top/tests/install/prog.c" -Wl,-Bstatic $(pkg-config --libs peermap) \
 		-Wl,-Bdynamic -o "$work/prog-static" || return 1
-	! readelf -d "$work/prog-static" | grep -q 'NEEDED.*libpeermap' ||
+	! grep -q 'NEEDED.*libpeermap' <<<"$(readelf -d "$work/prog-static")" ||
 		{ echo "libpeermap.so is needed"; return 1; }
 	PEERMAP_DEV_DIR=$work/nodev "$work/prog-static"
 }

@@ -13,6 +13,8 @@
 # there. TAP on stdout. Needs root (chroot, mounts).
 #
 #   tests/packages/test_packages.sh
+# Not `CMD | grep -q`: with pipefail, grep leaving early kills CMD with
+# SIGPIPE and fails the pipeline (seen: a clean run's ldd). Here-strings.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 export LC_ALL=C
@@ -53,7 +55,7 @@ fields() {
 	[ "$(dpkg-deb -f "$f" Package)" = "$1" ] &&
 		[ "$(dpkg-deb -f "$f" Version)" = "$debver" ] &&
 		[ "$(dpkg-deb -f "$f" Architecture)" = "$2" ] &&
-		dpkg-deb -f "$f" Depends | grep -Eq "$3" ||
+		grep -Eq "$3" <<<"$(dpkg-deb -f "$f" Depends)" ||
 		{ dpkg-deb -f "$f"; return 1; }
 }
 run "libpeermap0 $debver: amd64, depends on libc6" fields libpeermap0 amd64 '^libc6 \(>= '
@@ -111,7 +113,7 @@ sed 's/^/# /' "$work/install.log" | grep -E '^# (Building|Installing|Signing|Err
 # compiler warning, and the modules are this version for REL.
 built() {
 	local rel=$1 m f log
-	inroot dkms status -m peermap -v "$version" -k "$rel" | grep -q ': installed' ||
+	grep -q ': installed' <<<"$(inroot dkms status -m peermap -v "$version" -k "$rel")" ||
 		{ inroot dkms status; return 1; }
 	log=$(ls "$work/root/var/lib/dkms/peermap/$version/$rel/"*/log/make.log 2>/dev/null)
 	[ -f "$log" ] || { echo "no make.log for $rel"; return 1; }
@@ -123,7 +125,7 @@ built() {
 		case "$f" in */updates/dkms/*) ;; *) echo "$m is $f"; return 1 ;; esac
 		[ "$(inroot modinfo -k "$rel" -F version "$m")" = "$version" ] ||
 			{ echo "$m: version is not $version"; return 1; }
-		inroot modinfo -k "$rel" -F vermagic "$m" | grep -q "^$rel " ||
+		grep -q "^$rel " <<<"$(inroot modinfo -k "$rel" -F vermagic "$m")" ||
 			{ echo "$m: vermagic is not $rel"; return 1; }
 	done
 }
@@ -150,20 +152,21 @@ prog() {
 	out=$(inroot env PEERMAP_DEV_DIR=/nonexistent /tmp/prog) || { echo "$out"; return 1; }
 	[ "$out" = "peermap $version, devices in /nonexistent
 pm_bar_open: No such file or directory" ] || { echo "$out"; return 1; }
-	inroot sh -c 'ldd /tmp/prog' | grep -q "libpeermap.so.${version%%.*} => /lib/$ma/\|libpeermap.so.${version%%.*} => /usr/lib/$ma/" ||
+	grep -q "libpeermap.so.${version%%.*} => /lib/$ma/\|libpeermap.so.${version%%.*} => /usr/lib/$ma/" \
+		<<<"$(inroot ldd /tmp/prog)" ||
 		{ inroot ldd /tmp/prog; return 1; }
 }
 run "a program built with pkg-config --cflags --libs peermap links the packaged library and starts" prog
 
 tools() {
-	inroot peermap --version | grep -q "^peermap $version" || { inroot peermap --version; return 1; }
+	grep -q "^peermap $version" <<<"$(inroot peermap --version)" || { inroot peermap --version; return 1; }
 }
 run "peermap --version runs and says $version" tools
 
 purge() {
 	inroot sh -c 'DEBIAN_FRONTEND=noninteractive apt-get -y purge peermap-dkms' \
 		> "$work/purge.log" 2>&1 || { cat "$work/purge.log"; return 1; }
-	! inroot dkms status | grep -q peermap || { inroot dkms status; return 1; }
+	! grep -q peermap <<<"$(inroot dkms status)" || { inroot dkms status; return 1; }
 	! ls "$work/root"/lib/modules/*/updates/dkms/peermap* 2>/dev/null ||
 		{ echo "modules left behind"; return 1; }
 	[ ! -e "$work/root/usr/src/peermap-$version" ] || { echo "sources left behind"; return 1; }
@@ -181,7 +184,7 @@ guest() {
 }
 for name in trixie latest; do
 	rel=$("$top/scripts/kernel-root" "$name" | head -n 1)
-	if printf '%s\n' "${rels[@]}" | grep -qxF "$rel"; then
+	if grep -qxF "$rel" <<<"$(printf '%s\n' "${rels[@]}")"; then
 		run "the DKMS-built modules load on Debian's $rel ($name) in a guest and pass 10-p2p" \
 			guest "$name" "$rel"
 	else
