@@ -13,6 +13,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <libdrm/drm.h>
+
 #include "harness.h"
 #include "pm_dmabuf_imp.h"
 
@@ -305,6 +307,119 @@ TEST_F(dmabuf, object_lives_while_its_buffer_does)
 	if (self->by_bus)
 		EXPECT_TRUE(in_bar(self, &m));
 	EXPECT_EQ(0, detach(self, id));
+}
+
+/*
+ * An upstream importer nobody here wrote: DRM PRIME into vgem (Debian's
+ * module on its generic kernels). vgem attaches for its platform device,
+ * statically, and maps at import: no peer2peer, so the object holds in
+ * system memory while vgem has it, and comes back when vgem lets go.
+ * vgem cannot mmap an imported object: the bytes are checked through the
+ * object's own mapping.
+ */
+FIXTURE(vgem) {
+	struct pm_bar bar;
+	struct pm_obj obj;
+	int card;
+	int buf;
+};
+
+/* The /dev/dri/card* node vgem drives (DRM_IOCTL_VERSION says), or -1. */
+static int vgem_open(void)
+{
+	char path[32], name[16];
+	struct drm_version v;
+	int i, fd;
+
+	for (i = 0; i < 16; i++) {
+		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
+		fd = open(path, O_RDWR);
+		if (fd < 0)
+			continue;
+		memset(&v, 0, sizeof(v));
+		memset(name, 0, sizeof(name));
+		v.name = name;
+		v.name_len = sizeof(name) - 1;
+		if (!ioctl(fd, DRM_IOCTL_VERSION, &v) && !strcmp(name, "vgem"))
+			return fd;
+		close(fd);
+	}
+	return -1;
+}
+
+FIXTURE_SETUP(vgem)
+{
+	self->card = self->buf = -1;
+	self->obj.cpu = NULL;
+	self->card = vgem_open();
+	if (self->card < 0 && system("modprobe vgem 2>/dev/null") == 0)
+		self->card = vgem_open();
+	if (self->card < 0)
+		SKIP(return, "no vgem on this kernel (Debian's generic kernels have it as a module)");
+	ASSERT_EQ(0, pm_bar_open(0, &self->bar));
+	ASSERT_EQ(0, pm_obj_alloc(&self->bar, OBJ_SIZE, &self->obj));
+	self->buf = pm_obj_export_dmabuf(&self->obj, PEERMAP_EXPORT_WRITE);
+	ASSERT_LE(0, self->buf);
+}
+
+FIXTURE_TEARDOWN(vgem)
+{
+	if (self->buf >= 0)
+		close(self->buf);
+	if (self->card >= 0)
+		close(self->card);
+	if (self->obj.cpu) {
+		pm_obj_free(&self->obj);
+		pm_bar_close(&self->bar);
+	}
+}
+
+TEST_F(vgem, prime_import_holds_the_object_in_ram_until_closed)
+{
+	struct drm_prime_handle prime = { .fd = self->buf };
+	volatile uint32_t *cpu = self->obj.cpu;
+	struct peermap_bar_obj_info info;
+	struct drm_gem_close gc = { 0 };
+	uint32_t i;
+
+	for (i = 0; i < OBJ_SIZE / 4; i += 512)
+		cpu[i] = 0x76e30000 + i;
+	ASSERT_EQ(0, ioctl(self->card, DRM_IOCTL_PRIME_FD_TO_HANDLE, &prime))
+		TH_LOG("PRIME import: %s", strerror(errno));
+	info = info_of(_metadata, &self->obj);
+	TH_LOG("held by vgem: state %u (1 = evicted), ram_importers %u, dmabuf_fallbacks %llu",
+	       info.state, info.ram_importers, (unsigned long long)info.dmabuf_fallbacks);
+	EXPECT_EQ(PEERMAP_OBJ_EVICTED, info.state);
+	EXPECT_EQ(1, info.ram_importers);
+	EXPECT_EQ(1, info.dmabuf_fallbacks);
+	/* While vgem holds it: no restore, a policy change is fine. */
+	EXPECT_EQ(-EBUSY, pm_obj_restore(&self->obj));
+	EXPECT_EQ(-EALREADY, pm_obj_evict(&self->obj));
+	EXPECT_EQ(0, pm_obj_policy(&self->obj, PEERMAP_POLICY_PEER_RO, NULL));
+	for (i = 0; i < OBJ_SIZE / 4; i += 512)
+		ASSERT_EQ(0x76e30000 + i, cpu[i]) TH_LOG("word %u while vgem holds it", i);
+	cpu[8] = 0x0b7e0008;
+
+	gc.handle = prime.handle;
+	ASSERT_EQ(0, ioctl(self->card, DRM_IOCTL_GEM_CLOSE, &gc));
+	info = info_of(_metadata, &self->obj);
+	TH_LOG("after vgem let go: state %u (0 = resident), ram_importers %u",
+	       info.state, info.ram_importers);
+	EXPECT_EQ(PEERMAP_OBJ_RESIDENT, info.state);
+	EXPECT_EQ(0, info.ram_importers);
+	EXPECT_EQ(0x0b7e0008, cpu[8]);
+	for (i = 512; i < OBJ_SIZE / 4; i += 512)
+		ASSERT_EQ(0x76e30000 + i, cpu[i]) TH_LOG("word %u after vgem let go", i);
+}
+
+TEST_F(vgem, prime_import_refused_by_no_fallback_policy)
+{
+	struct drm_prime_handle prime = { .fd = self->buf };
+
+	ASSERT_EQ(0, pm_obj_policy(&self->obj, PEERMAP_POLICY_NO_FALLBACK, NULL));
+	EXPECT_NE(0, ioctl(self->card, DRM_IOCTL_PRIME_FD_TO_HANDLE, &prime));
+	EXPECT_EQ(EREMOTEIO, errno);
+	EXPECT_EQ(PEERMAP_OBJ_RESIDENT, info_of(_metadata, &self->obj).state);
 }
 
 TEST_HARNESS_MAIN
