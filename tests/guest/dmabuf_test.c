@@ -295,17 +295,24 @@ TEST_F(dmabuf, read_only_buffer_cannot_be_mapped_writable)
 
 TEST_F(dmabuf, object_lives_while_its_buffer_does)
 {
+	volatile uint32_t *p;
 	struct pm_imp_map m;
 	int id;
 
+	((volatile uint32_t *)self->obj.cpu)[0] = 0x11fe;
 	ASSERT_EQ(0, pm_obj_free(&self->obj));
 	self->obj.cpu = NULL;
+	pm_bar_close(&self->bar);	/* the device's last file, but the buffer's */
 	id = attach(self, self->buf, PM_IMP_DYNAMIC);
 	ASSERT_LE(0, id) TH_LOG("attach after free: %s", strerror(-id));
 	ASSERT_EQ(0, imp_map(self, id, &m));
 	EXPECT_EQ(OBJ_SIZE, m.len);
 	if (self->by_bus)
 		EXPECT_TRUE(in_bar(self, &m));
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, self->buf, 0);
+	ASSERT_NE(MAP_FAILED, p) TH_LOG("mmap after free and close: %s", strerror(errno));
+	EXPECT_EQ(0x11fe, p[0]);
+	munmap((void *)p, 4096);
 	EXPECT_EQ(0, detach(self, id));
 }
 
