@@ -57,7 +57,8 @@ struct pm_rt_dev {
 	struct pm_rt_node node[PM_RT_MAX_DEPTH + 1];
 	char root_bus[PM_RT_NAME_LEN];		/* "pci0000:00": the host bridge */
 	bool host_known;			/* a host bridge device was found */
-	u16 host_vendor, host_device;		/* its IDs (root bus: first device, 00.0 or a root port) */
+	/* its IDs: the root bus's first device, if 00.0 or a root port */
+	u16 host_vendor, host_device;
 	bool host_trusted;			/* by the administrator */
 };
 
