@@ -213,6 +213,17 @@ static int pm_edu_dmabuf_side(int buf, uint64_t off, __u64 *side)
 	return 0;
 }
 
+/* A copy with one dma-buf side, @side of @req. */
+static int pm_edu_dmabuf_copy(int fd, struct peermap_edu_copy *req,
+			      __u64 *side, int buf, uint64_t off)
+{
+	int ret = pm_edu_dmabuf_side(buf, off, side);
+
+	if (ret)
+		return ret;
+	return ioctl(fd, PEERMAP_EDU_IOC_COPY, req) ? -errno : 0;
+}
+
 int pm_edu_copy_to_dmabuf(int fd, int buf, uint64_t off, const void *src,
 			  size_t len)
 {
@@ -220,11 +231,8 @@ int pm_edu_copy_to_dmabuf(int fd, int buf, uint64_t off, const void *src,
 		.src = (uintptr_t)src, .len = len,
 		.flags = PEERMAP_EDU_DST_DMABUF,
 	};
-	int ret = pm_edu_dmabuf_side(buf, off, &req.dst);
 
-	if (ret)
-		return ret;
-	return ioctl(fd, PEERMAP_EDU_IOC_COPY, &req) ? -errno : 0;
+	return pm_edu_dmabuf_copy(fd, &req, &req.dst, buf, off);
 }
 
 int pm_edu_copy_from_dmabuf(int fd, void *dst, int buf, uint64_t off,
@@ -234,11 +242,8 @@ int pm_edu_copy_from_dmabuf(int fd, void *dst, int buf, uint64_t off,
 		.dst = (uintptr_t)dst, .len = len,
 		.flags = PEERMAP_EDU_SRC_DMABUF,
 	};
-	int ret = pm_edu_dmabuf_side(buf, off, &req.src);
 
-	if (ret)
-		return ret;
-	return ioctl(fd, PEERMAP_EDU_IOC_COPY, &req) ? -errno : 0;
+	return pm_edu_dmabuf_copy(fd, &req, &req.src, buf, off);
 }
 
 int pm_edu_register_dmabuf(int fd, int buf, uint64_t off, size_t len,
