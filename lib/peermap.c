@@ -204,6 +204,64 @@ int pm_edu_register(int fd, const void *addr, size_t len, unsigned int access,
 	return 0;
 }
 
+/* A dma-buf side of a copy or registration; -EINVAL past the 32-bit offset. */
+static int pm_edu_dmabuf_side(int buf, uint64_t off, __u64 *side)
+{
+	if (buf < 0 || off > UINT32_MAX)
+		return -EINVAL;
+	*side = PEERMAP_EDU_DMABUF_SIDE(buf, off);
+	return 0;
+}
+
+/* A copy with one dma-buf side, @side of @req. */
+static int pm_edu_dmabuf_copy(int fd, struct peermap_edu_copy *req,
+			      __u64 *side, int buf, uint64_t off)
+{
+	int ret = pm_edu_dmabuf_side(buf, off, side);
+
+	if (ret)
+		return ret;
+	return ioctl(fd, PEERMAP_EDU_IOC_COPY, req) ? -errno : 0;
+}
+
+int pm_edu_copy_to_dmabuf(int fd, int buf, uint64_t off, const void *src,
+			  size_t len)
+{
+	struct peermap_edu_copy req = {
+		.src = (uintptr_t)src, .len = len,
+		.flags = PEERMAP_EDU_DST_DMABUF,
+	};
+
+	return pm_edu_dmabuf_copy(fd, &req, &req.dst, buf, off);
+}
+
+int pm_edu_copy_from_dmabuf(int fd, void *dst, int buf, uint64_t off,
+			    size_t len)
+{
+	struct peermap_edu_copy req = {
+		.dst = (uintptr_t)dst, .len = len,
+		.flags = PEERMAP_EDU_SRC_DMABUF,
+	};
+
+	return pm_edu_dmabuf_copy(fd, &req, &req.src, buf, off);
+}
+
+int pm_edu_register_dmabuf(int fd, int buf, uint64_t off, size_t len,
+			   unsigned int access, uint64_t *id)
+{
+	struct peermap_edu_register req = {
+		.len = len, .access = access, .flags = PEERMAP_EDU_REG_DMABUF,
+	};
+	int ret = pm_edu_dmabuf_side(buf, off, &req.addr);
+
+	if (ret)
+		return ret;
+	if (ioctl(fd, PEERMAP_EDU_IOC_REGISTER, &req))
+		return -errno;
+	*id = req.id;
+	return 0;
+}
+
 int pm_edu_unregister(int fd, uint64_t id)
 {
 	struct peermap_edu_unregister req = { .id = id };

@@ -80,6 +80,16 @@ int pm_edu_copy_flags(int fd, void *dst, const void *src, size_t len,
 int pm_edu_register(int fd, const void *addr, size_t len, unsigned int access,
 		    unsigned int flags, uint64_t *id);
 int pm_edu_unregister(int fd, uint64_t id);
+/*
+ * Copies and registrations with a dma-buf side: @buf is its fd, @off a
+ * byte offset in it (below 4 GiB). The engine imports it dynamically.
+ */
+int pm_edu_copy_to_dmabuf(int fd, int buf, uint64_t off, const void *src,
+			  size_t len);
+int pm_edu_copy_from_dmabuf(int fd, void *dst, int buf, uint64_t off,
+			    size_t len);
+int pm_edu_register_dmabuf(int fd, int buf, uint64_t off, size_t len,
+			   unsigned int access, uint64_t *id);
 int pm_edu_reg_info(int fd, uint64_t id, struct peermap_edu_reg_info *info);
 int pm_edu_stats(int fd, struct peermap_edu_stats *st);
 /* "revoke", "unmap", ... for PEERMAP_INVAL_* */

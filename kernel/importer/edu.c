@@ -6,11 +6,22 @@
  * the engine reads the source into its 4 KiB buffer and writes it out to
  * the destination, chunk by chunk, with the DMA addresses peermap gave.
  *
+ * A side may also be a dma-buf (PEERMAP_EDU_SRC_DMABUF, _DST_DMABUF,
+ * _REG_DMABUF): the engine imports it as RDMA's dmabuf memory regions do,
+ * a dynamic peer2peer attachment whose invalidate callback (move_notify
+ * before 7.1) stops the engine and unmaps under the reservation lock; the
+ * chunks walk the sg_table's DMA addresses as they walk peermap segments,
+ * and the copy maps the buffer again and goes on.
+ *
+ * Locks: a dma-buf's reservation lock, then edev->lock.
+ *
  * The engine's registers and its QEMU limits: edu_hw.h.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/dma-buf.h>
 #include <linux/dma-mapping.h>
+#include <linux/dma-resv.h>
 #include <linux/fs.h>
 #include <linux/idr.h>
 #include <linux/kref.h>
@@ -28,7 +39,10 @@
 #include <peermap.h>
 #include <uapi/peermap/version.h>
 
+#include "compat.h"
 #include "edu_hw.h"
+
+MODULE_INFO(import_ns, "DMA_BUF");
 
 #define EDU_DMA_TIMEOUT_MS	5000
 
@@ -56,7 +70,8 @@ struct pmedu_dev {
 
 /*
  * One mapped range: a registration (in regs_xa, owned by @file) or the
- * temporary mapping of one copy side.
+ * temporary mapping of one copy side. A user range (@map) or a window of
+ * a dma-buf (@dmabuf, @map NULL).
  */
 struct pmedu_reg {
 	struct kref ref;		/* regs_xa entry or the copy; each user */
@@ -66,6 +81,21 @@ struct pmedu_reg {
 	struct peermap_mapping *map;
 	u64 gen;			/* bumped by invalidate, under edev->lock */
 	u32 id;
+	/* A dma-buf side: the buffer (a reference) and its attachment. */
+	struct dma_buf *dmabuf;
+	struct dma_buf_attachment *attach;
+	u64 off, len;			/* the window of the buffer */
+	u32 access;			/* PEERMAP_ACCESS_* */
+	struct sg_table *sgt;		/* under the reservation lock */
+	/*
+	 * The sg_table's DMA segments (covering the buffer from offset 0):
+	 * set with both locks held while !@valid, read under edev->lock
+	 * while @valid. @valid changes under both locks.
+	 */
+	struct peermap_segment *segs;
+	unsigned int nsegs;
+	bool valid;
+	u64 maps, invalidations;	/* under edev->lock */
 };
 
 /* Where a copy stands in one side. */
@@ -109,11 +139,202 @@ static const struct peermap_importer_ops pmedu_ops = {
 	.invalidate = pmedu_invalidate,
 };
 
-static struct pmedu_reg *pmedu_reg_create(struct pmedu_dev *edev, u64 addr,
+static enum dma_data_direction pmedu_dir(u32 access)
+{
+	switch (access) {
+	case PEERMAP_ACCESS_READ:
+		return DMA_TO_DEVICE;
+	case PEERMAP_ACCESS_WRITE:
+		return DMA_FROM_DEVICE;
+	default:
+		return DMA_BIDIRECTIONAL;
+	}
+}
+
+/*
+ * Under the buffer's reservation lock: stop using a dma-buf side (the
+ * lock waits for the chunk in flight), then give its addresses back.
+ */
+static void pmedu_dmabuf_unmap_locked(struct pmedu_reg *reg, bool notified)
+{
+	struct pmedu_dev *edev = reg->edev;
+
+	dma_resv_assert_held(reg->dmabuf->resv);
+	mutex_lock(&edev->lock);
+	reg->valid = false;
+	reg->gen++;
+	if (notified) {
+		reg->invalidations++;
+		edev->stats.invalidations++;
+	}
+	mutex_unlock(&edev->lock);
+	if (!reg->sgt)
+		return;
+	dma_buf_unmap_attachment(reg->attach, reg->sgt, pmedu_dir(reg->access));
+	reg->sgt = NULL;
+	kvfree(reg->segs);
+	reg->segs = NULL;
+	reg->nsegs = 0;
+}
+
+/*
+ * The exporter moves the buffer (reservation lock held): stop, and unmap
+ * now, as RDMA's dmabuf MRs do. Its revoke waits for this unmap, so it
+ * is never deferred. The copy notices and maps the buffer again.
+ */
+static void pmedu_dmabuf_invalidate(struct dma_buf_attachment *attach)
+{
+	pmedu_dmabuf_unmap_locked(attach->importer_priv, true);
+}
+
+static const struct dma_buf_attach_ops pmedu_dmabuf_ops = {
+	.allow_peer2peer = true,
+	.PM_DMABUF_INVALIDATE = pmedu_dmabuf_invalidate,
+};
+
+/*
+ * Under the reservation lock: map a dma-buf side if it is not, wait for
+ * the exporter's moves of it, then let chunks use it.
+ */
+static int pmedu_dmabuf_map_locked(struct pmedu_reg *reg)
+{
+	struct pmedu_dev *edev = reg->edev;
+	struct peermap_segment *segs;
+	struct scatterlist *sg;
+	struct sg_table *sgt;
+	unsigned int i;
+	u64 total = 0;
+	long ret;
+
+	dma_resv_assert_held(reg->dmabuf->resv);
+	if (!reg->sgt) {
+		sgt = dma_buf_map_attachment(reg->attach, pmedu_dir(reg->access));
+		if (IS_ERR(sgt))
+			return PTR_ERR(sgt);
+		segs = kvmalloc_array(max(sgt->nents, 1U), sizeof(*segs),
+				      GFP_KERNEL_ACCOUNT);
+		if (!segs) {
+			dma_buf_unmap_attachment(reg->attach, sgt,
+						 pmedu_dir(reg->access));
+			return -ENOMEM;
+		}
+		/* DMA addresses and lengths only: no struct page behind them. */
+		for_each_sgtable_dma_sg(sgt, sg, i) {
+			segs[i] = (struct peermap_segment) {
+				.addr = sg_dma_address(sg),
+				.len = sg_dma_len(sg),
+			};
+			total += sg_dma_len(sg);
+		}
+		mutex_lock(&edev->lock);
+		reg->sgt = sgt;
+		reg->segs = segs;
+		reg->nsegs = sgt->nents;
+		if (reg->maps++)
+			edev->stats.remaps++;
+		mutex_unlock(&edev->lock);
+		if (total < reg->dmabuf->size) {
+			dev_warn(&edev->pdev->dev, "dma-buf %s mapped %llu bytes of %zu\n",
+				 reg->dmabuf->exp_name, total, reg->dmabuf->size);
+			pmedu_dmabuf_unmap_locked(reg, false);
+			return -EIO;
+		}
+	}
+	ret = dma_resv_wait_timeout(reg->dmabuf->resv, DMA_RESV_USAGE_KERNEL,
+				    true, MAX_SCHEDULE_TIMEOUT);
+	if (ret < 0)
+		return ret;
+	mutex_lock(&edev->lock);
+	reg->valid = true;
+	mutex_unlock(&edev->lock);
+	return 0;
+}
+
+static int pmedu_dmabuf_ready(struct pmedu_reg *reg)
+{
+	struct dma_resv *resv = reg->dmabuf->resv;
+	int ret;
+
+	while (!READ_ONCE(reg->valid)) {
+		ret = dma_resv_lock_interruptible(resv, NULL);
+		if (ret)
+			return ret;
+		ret = pmedu_dmabuf_map_locked(reg);
+		dma_resv_unlock(resv);
+		if (ret != -EAGAIN)
+			return ret;
+		/* The exporter is moving the buffer: let it. */
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		schedule_timeout_killable(1);
+	}
+	return 0;
+}
+
+/* Whether chunks may use @reg's segments; under edev->lock. */
+static bool pmedu_reg_valid(struct pmedu_reg *reg)
+{
+	return reg->map ? peermap_mapping_valid(reg->map) : reg->valid;
+}
+
+/* @reg's segments, under edev->lock while valid. */
+static struct peermap_segment *pmedu_reg_segs(struct pmedu_reg *reg,
+					      unsigned int *nsegs)
+{
+	if (reg->map) {
+		*nsegs = reg->map->nsegs;
+		return reg->map->segs;
+	}
+	*nsegs = reg->nsegs;
+	return reg->segs;
+}
+
+/*
+ * Make @reg a dma-buf side: [off, off + len) of @dmabuf, attached as a
+ * dynamic peer2peer importer, mapped on first use.
+ */
+static int pmedu_dmabuf_attach(struct pmedu_reg *reg, struct dma_buf *dmabuf,
+			       u64 off, u64 len, u32 access)
+{
+	struct dma_buf_attachment *attach;
+
+	if (off >= dmabuf->size || len > dmabuf->size - off)
+		return -EINVAL;
+	if ((access & PEERMAP_ACCESS_WRITE) && !(dmabuf->file->f_mode & FMODE_WRITE))
+		return -EACCES;		/* a read-only buffer */
+	reg->off = off;
+	reg->len = len;
+	reg->access = access;
+	attach = dma_buf_dynamic_attach(dmabuf, &reg->edev->pdev->dev,
+					&pmedu_dmabuf_ops, reg);
+	if (IS_ERR(attach))
+		return PTR_ERR(attach);
+	get_dma_buf(dmabuf);
+	reg->dmabuf = dmabuf;
+	reg->attach = attach;
+	return 0;
+}
+
+static void pmedu_dmabuf_detach(struct pmedu_reg *reg)
+{
+	dma_resv_lock(reg->dmabuf->resv, NULL);
+	pmedu_dmabuf_unmap_locked(reg, false);
+	dma_resv_unlock(reg->dmabuf->resv);
+	dma_buf_detach(reg->dmabuf, reg->attach);
+	dma_buf_put(reg->dmabuf);
+}
+
+/*
+ * Map [addr, addr + len) of the caller's address space, or with @dmabuf
+ * [addr, addr + len) of that buffer.
+ */
+static struct pmedu_reg *pmedu_reg_create(struct pmedu_dev *edev,
+					  struct dma_buf *dmabuf, u64 addr,
 					  u64 len, u32 access, u32 flags)
 {
 	struct peermap_mapping *map;
 	struct pmedu_reg *reg;
+	int ret;
 
 	reg = kzalloc(sizeof(*reg), GFP_KERNEL_ACCOUNT);
 	if (!reg)
@@ -129,6 +350,16 @@ static struct pmedu_reg *pmedu_reg_create(struct pmedu_dev *edev, u64 addr,
 	}
 	atomic_inc(&edev->live_maps);
 	mutex_unlock(&edev->lock);
+	if (dmabuf) {
+		ret = pmedu_dmabuf_attach(reg, dmabuf, addr, len, access);
+		if (ret) {
+			if (atomic_dec_and_test(&edev->live_maps))
+				wake_up(&edev->idle);
+			kfree(reg);
+			return ERR_PTR(ret);
+		}
+		return reg;
+	}
 	map = peermap_map(&edev->pdev->dev, current->mm, addr, len, access,
 			  flags, &pmedu_ops, reg);
 	if (IS_ERR(map)) {
@@ -146,7 +377,10 @@ static void pmedu_reg_release(struct kref *ref)
 	struct pmedu_reg *reg = container_of(ref, struct pmedu_reg, ref);
 	struct pmedu_dev *edev = reg->edev;
 
-	peermap_unmap(reg->map);
+	if (reg->map)
+		peermap_unmap(reg->map);
+	else
+		pmedu_dmabuf_detach(reg);
 	kfree(reg);
 	if (atomic_dec_and_test(&edev->live_maps))
 		wake_up(&edev->idle);
@@ -184,20 +418,28 @@ static struct pmedu_reg *pmedu_reg_get(struct pmedu_dev *edev,
 	return reg;
 }
 
-/* A registration of @file holding [addr, addr + len) with @access, or NULL. */
+/*
+ * A registration of @file holding [addr, addr + len) with @access, or
+ * NULL: of the user range, or with @dmabuf of that buffer.
+ */
 static struct pmedu_reg *pmedu_reg_find(struct pmedu_dev *edev,
-					struct file *file, u64 addr, u64 len,
-					u32 access)
+					struct file *file,
+					struct dma_buf *dmabuf, u64 addr,
+					u64 len, u32 access)
 {
 	struct pmedu_reg *reg, *found = NULL;
+	u64 start, end;
 	unsigned long idx;
+	u32 has;
 
 	xa_lock(&edev->regs_xa);
 	xa_for_each(&edev->regs_xa, idx, reg) {
-		struct peermap_mapping *map = reg->map;
-
-		if (pmedu_reg_mine(reg, file) && (map->access & access) == access &&
-		    addr >= map->addr && addr + len <= map->addr + map->len) {
+		if (reg->dmabuf != dmabuf || !pmedu_reg_mine(reg, file))
+			continue;
+		start = reg->map ? reg->map->addr : reg->off;
+		end = start + (reg->map ? reg->map->len : reg->len);
+		has = reg->map ? reg->map->access : reg->access;
+		if ((has & access) == access && addr >= start && addr + len <= end) {
 			kref_get(&reg->ref);
 			found = reg;
 			break;
@@ -226,6 +468,8 @@ static int pmedu_side_ready(struct pmedu_side *s)
 	struct pmedu_dev *edev = s->reg->edev;
 	int ret;
 
+	if (!s->reg->map)
+		return pmedu_dmabuf_ready(s->reg);
 	if (peermap_mapping_valid(s->reg->map))
 		return 0;
 	ret = peermap_remap(s->reg->map);
@@ -243,33 +487,46 @@ static int pmedu_side_ready(struct pmedu_side *s)
  */
 static struct peermap_segment *pmedu_side_seg(struct pmedu_side *s, u64 *off)
 {
-	struct peermap_mapping *map = s->reg->map;
+	unsigned int nsegs;
+	struct peermap_segment *segs = pmedu_reg_segs(s->reg, &nsegs);
 	u64 at = 0;
 
-	if (s->gen != s->reg->gen || s->si >= map->nsegs) {
-		for (s->si = 0; s->si < map->nsegs; s->si++) {
-			if (s->pos < at + map->segs[s->si].len)
+	if (s->gen != s->reg->gen || s->si >= nsegs) {
+		for (s->si = 0; s->si < nsegs; s->si++) {
+			if (s->pos < at + segs[s->si].len)
 				break;
-			at += map->segs[s->si].len;
+			at += segs[s->si].len;
 		}
 		s->soff = s->pos - at;
 		s->gen = s->reg->gen;
 	}
 	*off = s->soff;
-	return &map->segs[s->si];
+	return &segs[s->si];
 }
 
 /* Under edev->lock with the mapping valid (map->segs is read). */
 static void pmedu_side_advance(struct pmedu_side *s, u32 n)
 {
-	struct peermap_mapping *map = s->reg->map;
+	unsigned int nsegs;
+	struct peermap_segment *segs = pmedu_reg_segs(s->reg, &nsegs);
 
 	s->pos += n;
 	s->soff += n;
-	if (s->si < map->nsegs && s->soff == map->segs[s->si].len) {
+	if (s->si < nsegs && s->soff == segs[s->si].len) {
 		s->si++;
 		s->soff = 0;
 	}
+}
+
+/* Sync the next @n bytes of a user-range side for the device or the CPU. */
+static void pmedu_sync(struct pmedu_side *s, u32 n, bool for_device)
+{
+	if (!s->reg->map)
+		return;
+	if (for_device)
+		peermap_sync_range_for_device(s->reg->map, s->pos, n);
+	else
+		peermap_sync_range_for_cpu(s->reg->map, s->pos, n);
 }
 
 /*
@@ -296,8 +553,7 @@ static int pmedu_run(struct pmedu_dev *edev, struct pmedu_side *src,
 			mutex_unlock(&edev->lock);
 			return -ENODEV;
 		}
-		if (!peermap_mapping_valid(src->reg->map) ||
-		    !peermap_mapping_valid(dst->reg->map)) {
+		if (!pmedu_reg_valid(src->reg) || !pmedu_reg_valid(dst->reg)) {
 			mutex_unlock(&edev->lock);
 			continue;	/* invalidated meanwhile */
 		}
@@ -309,15 +565,16 @@ static int pmedu_run(struct pmedu_dev *edev, struct pmedu_side *src,
 		 * The bytes of this chunk only: CPU writes reach the device
 		 * before it reads, its writes reach the CPU before the lock
 		 * (and so an invalidation) lets go. Bytes beside them are
-		 * not synced, so newer CPU writes there stay.
+		 * not synced, so newer CPU writes there stay. A dma-buf's
+		 * exporter keeps its own memory coherent (begin_cpu_access).
 		 */
-		peermap_sync_range_for_device(src->reg->map, src->pos, n);
-		peermap_sync_range_for_device(dst->reg->map, dst->pos, n);
+		pmedu_sync(src, n, true);
+		pmedu_sync(dst, n, true);
 		ret = edu_xfer(edev, sseg->addr + soff, EDU_BUF, n, false);
 		if (!ret) {
 			ret = edu_xfer(edev, EDU_BUF, dseg->addr + doff, n, true);
 			/* Also after a timeout: part of it may have landed. */
-			peermap_sync_range_for_cpu(dst->reg->map, dst->pos, n);
+			pmedu_sync(dst, n, false);
 		}
 		if (!ret) {
 			edev->stats.chunks++;
@@ -335,19 +592,33 @@ static int pmedu_run(struct pmedu_dev *edev, struct pmedu_side *src,
 	return 0;
 }
 
-/* A copy side: a registration holding it, or a mapping for this copy. */
+/*
+ * A copy side: a registration holding it, or a mapping for this copy.
+ * With @is_dmabuf, @addr is PEERMAP_EDU_DMABUF_SIDE(fd, offset).
+ */
 static int pmedu_side_get(struct pmedu_dev *edev, struct file *file,
 			  struct pmedu_side *s, u64 addr, u64 len, u32 access,
-			  u32 flags)
+			  u32 flags, bool is_dmabuf)
 {
+	struct dma_buf *dmabuf = NULL;
+
 	memset(s, 0, sizeof(*s));
-	s->reg = pmedu_reg_find(edev, file, addr, len, access);
-	if (!s->reg) {
-		s->reg = pmedu_reg_create(edev, addr, len, access, flags);
-		if (IS_ERR(s->reg))
-			return PTR_ERR(s->reg);
+	if (is_dmabuf) {
+		dmabuf = dma_buf_get(upper_32_bits(addr));
+		if (IS_ERR(dmabuf))
+			return PTR_ERR(dmabuf);
+		addr = lower_32_bits(addr);
 	}
-	s->pos = addr - s->reg->map->addr;
+	s->reg = pmedu_reg_find(edev, file, dmabuf, addr, len, access);
+	if (!s->reg)
+		s->reg = pmedu_reg_create(edev, dmabuf, addr, len, access,
+					  flags);
+	if (dmabuf)
+		dma_buf_put(dmabuf);	/* the side holds its own */
+	if (IS_ERR(s->reg))
+		return PTR_ERR(s->reg);
+	/* a dma-buf's segments start at the buffer's first byte */
+	s->pos = s->reg->map ? addr - s->reg->map->addr : addr;
 	s->gen = s->reg->gen - 1;	/* no cursor yet */
 	return 0;
 }
@@ -360,26 +631,34 @@ static long pmedu_copy(struct pmedu_dev *edev, struct file *file,
 	u64 send, dend;
 	long ret;
 
+	u32 sides;
+
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;
-	if ((req.flags & ~PEERMAP_MAP_ONDEMAND) || req.reserved || !req.len)
+	if ((req.flags & ~(PEERMAP_MAP_ONDEMAND | PEERMAP_EDU_SRC_DMABUF |
+			   PEERMAP_EDU_DST_DMABUF)) || req.reserved || !req.len)
 		return -EINVAL;
 	if (req.len > PEERMAP_EDU_COPY_MAX)
 		return -E2BIG;
 	if (check_add_overflow(req.src, req.len, &send) ||
 	    check_add_overflow(req.dst, req.len, &dend))
 		return -EOVERFLOW;
-	if (req.src < dend && req.dst < send)
-		return -EINVAL;		/* overlapping ranges */
+	sides = req.flags & (PEERMAP_EDU_SRC_DMABUF | PEERMAP_EDU_DST_DMABUF);
+	/* overlapping ranges: of the caller's memory, or of one fd */
+	if ((!sides || sides == (PEERMAP_EDU_SRC_DMABUF | PEERMAP_EDU_DST_DMABUF)) &&
+	    req.src < dend && req.dst < send)
+		return -EINVAL;
 	if (!READ_ONCE(edev->regs))
 		return -ENODEV;		/* removed; rechecked under the lock */
 
 	ret = pmedu_side_get(edev, file, &src, req.src, req.len,
-			     PEERMAP_ACCESS_READ, req.flags);
+			     PEERMAP_ACCESS_READ, req.flags & PEERMAP_MAP_ONDEMAND,
+			     req.flags & PEERMAP_EDU_SRC_DMABUF);
 	if (ret)
 		return ret;
 	ret = pmedu_side_get(edev, file, &dst, req.dst, req.len,
-			     PEERMAP_ACCESS_WRITE, req.flags);
+			     PEERMAP_ACCESS_WRITE, req.flags & PEERMAP_MAP_ONDEMAND,
+			     req.flags & PEERMAP_EDU_DST_DMABUF);
 	if (ret)
 		goto out_src;
 
@@ -415,7 +694,7 @@ static long pmedu_segments(struct pmedu_dev *edev, void __user *arg)
 		return -EFAULT;
 	if (req.access & ~(PEERMAP_ACCESS_READ | PEERMAP_ACCESS_WRITE))
 		return -EINVAL;
-	reg = pmedu_reg_create(edev, req.addr, req.len, req.access, 0);
+	reg = pmedu_reg_create(edev, NULL, req.addr, req.len, req.access, 0);
 	if (IS_ERR(reg))
 		return PTR_ERR(reg);
 	map = reg->map;
@@ -467,15 +746,31 @@ static long pmedu_register(struct pmedu_dev *edev, struct file *file,
 			   void __user *arg)
 {
 	struct peermap_edu_register req;
+	struct dma_buf *dmabuf = NULL;
 	struct pmedu_reg *reg;
+	u64 addr;
 	u32 id;
 	int ret;
 
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;
-	if (req.flags & ~PEERMAP_MAP_ONDEMAND)
+	addr = req.addr;
+	if (req.flags == PEERMAP_EDU_REG_DMABUF) {
+		/* the checks peermap_map() makes of a user range */
+		if (!req.len || !req.access ||
+		    (req.access & ~(PEERMAP_ACCESS_READ | PEERMAP_ACCESS_WRITE)))
+			return -EINVAL;
+		dmabuf = dma_buf_get(upper_32_bits(req.addr));
+		if (IS_ERR(dmabuf))
+			return PTR_ERR(dmabuf);
+		addr = lower_32_bits(req.addr);
+	} else if (req.flags & ~PEERMAP_MAP_ONDEMAND) {
 		return -EINVAL;
-	reg = pmedu_reg_create(edev, req.addr, req.len, req.access, req.flags);
+	}
+	reg = pmedu_reg_create(edev, dmabuf, addr, req.len, req.access,
+			       req.flags & PEERMAP_MAP_ONDEMAND);
+	if (dmabuf)
+		dma_buf_put(dmabuf);	/* the registration holds its own */
 	if (IS_ERR(reg))
 		return PTR_ERR(reg);
 	reg->file = file;
@@ -548,16 +843,27 @@ static long pmedu_reg_info(struct pmedu_dev *edev, struct file *file,
 	reg = pmedu_reg_get(edev, file, info.id);
 	if (!reg)
 		return -ENOENT;
-	peermap_mapping_stats(reg->map, &st);
 	memset(&info, 0, sizeof(info));
 	info.id = reg->id;
-	info.invalidations = st.invalidations;
-	info.remaps = st.remaps;
-	info.fallback_bytes = st.fallback_bytes;
-	info.last_reason = st.last_reason;
+	if (reg->map) {
+		peermap_mapping_stats(reg->map, &st);
+		info.invalidations = st.invalidations;
+		info.remaps = st.remaps;
+		info.fallback_bytes = st.fallback_bytes;
+		info.last_reason = st.last_reason;
+	}
 	mutex_lock(&edev->lock);
-	info.valid = peermap_mapping_valid(reg->map);
-	info.nsegs = info.valid ? reg->map->nsegs : 0;
+	if (!reg->map) {
+		/* the exporter's reasons and fallback are its own */
+		info.invalidations = reg->invalidations;
+		info.remaps = reg->maps ? reg->maps - 1 : 0;
+		info.last_reason = reg->invalidations ? PEERMAP_INVAL_REVOKE :
+							PEERMAP_INVAL_NONE;
+	}
+	info.valid = pmedu_reg_valid(reg);
+	pmedu_reg_segs(reg, &info.nsegs);
+	if (!info.valid)
+		info.nsegs = 0;
 	mutex_unlock(&edev->lock);
 	pmedu_reg_put(reg);
 	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;

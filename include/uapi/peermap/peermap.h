@@ -178,14 +178,32 @@ struct peermap_bar_export {
  * handled inside it: the side is resolved again and the copy goes on.
  */
 struct peermap_edu_copy {
-	__u64 src;		/* in */
-	__u64 dst;		/* in */
+	/* in: user address, or PEERMAP_EDU_DMABUF_SIDE() with SRC_DMABUF */
+	__u64 src;
+	/* in: user address, or PEERMAP_EDU_DMABUF_SIDE() with DST_DMABUF */
+	__u64 dst;
 	__u64 len;		/* in: 1..PEERMAP_EDU_COPY_MAX */
-	__u32 flags;		/* in: 0 or PEERMAP_MAP_ONDEMAND */
+	/* in: PEERMAP_MAP_ONDEMAND, PEERMAP_EDU_SRC_DMABUF, _DST_DMABUF */
+	__u32 flags;
 	__u32 reserved;		/* in: zero */
 };
 
 #define PEERMAP_EDU_COPY_MAX	(64ULL << 20)
+
+/*
+ * A copy side, or a registration, that is a dma-buf rather than a user
+ * range: its address field is PEERMAP_EDU_DMABUF_SIDE(fd, offset), the
+ * buffer's fd in the high 32 bits and the byte offset in it (below
+ * 4 GiB) in the low 32. The engine imports the buffer as a dynamic
+ * peer2peer importer: an exporter moving it stops the engine first, the
+ * copy maps it again and goes on. A registration of a dma-buf serves the
+ * copies whose side is the same buffer, inside its [offset, offset + len).
+ */
+#define PEERMAP_EDU_SRC_DMABUF	(1U << 8)	/* copy: src is a dma-buf */
+#define PEERMAP_EDU_DST_DMABUF	(1U << 9)	/* copy: dst is a dma-buf */
+#define PEERMAP_EDU_REG_DMABUF	(1U << 8)	/* register: addr is a dma-buf */
+#define PEERMAP_EDU_DMABUF_SIDE(fd, offset) \
+	(((__u64)(__u32)(fd) << 32) | (__u32)(offset))
 
 /* Map [addr, addr + len) for the DMA engine, report the segments, unmap. */
 struct peermap_edu_segments {
@@ -202,10 +220,12 @@ struct peermap_edu_segments {
  * it; it is invalidated and resolved again as its memory changes.
  */
 struct peermap_edu_register {
-	__u64 addr;		/* in */
+	/* in: user address, or PEERMAP_EDU_DMABUF_SIDE() with REG_DMABUF */
+	__u64 addr;
 	__u64 len;		/* in */
 	__u32 access;		/* in: PEERMAP_ACCESS_* */
-	__u32 flags;		/* in: 0 or PEERMAP_MAP_ONDEMAND */
+	/* in: 0, PEERMAP_MAP_ONDEMAND (a user range) or PEERMAP_EDU_REG_DMABUF */
+	__u32 flags;
 	__u64 id;		/* out: names it in this file, > 0 */
 };
 
