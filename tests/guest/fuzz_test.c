@@ -153,6 +153,7 @@ static const int e_policy[] = { EINVAL, ENOENT, EFAULT, EBADF, ENOTTY, 0 };
 static const int e_move[] = { EINVAL, ENOENT, EFAULT, EBADF, ENOTTY, EALREADY, EBUSY,
 			      ENODEV, 0 };
 static const int e_route[] = { EINVAL, ENODEV, EFAULT, EBADF, ENOTTY, 0 };
+static const int e_export[] = { EINVAL, ENOENT, EFAULT, EBADF, ENOTTY, ENODEV, EMFILE, 0 };
 static const int e_any[] = { EINVAL, ENOTTY, EBADF, EFAULT, ENOENT, EPERM, EACCES,
 			     ENOMEM, 0 };
 
@@ -304,7 +305,7 @@ static void op_unregister_info(void)
 	}
 }
 
-/* The exporter's control of an object: policy, evict, restore, info. */
+/* The exporter's control of an object: policy, evict, restore, info, export. */
 static void op_object_control(void)
 {
 	uint64_t h = pick(4) ? handles[pick(NHANDLE)] : rnd();
@@ -314,7 +315,27 @@ static void op_object_control(void)
 	int fd = bar_fd[pick(NFD)];
 	size_t i;
 
-	switch (pick(4)) {
+	switch (pick(5)) {
+	case 3: {
+		/* a slice as a dma-buf: mostly page-aligned, sometimes not */
+		struct peermap_bar_export ex = {
+			.handle = h,
+			.offset = pick(4) ? (uint64_t)pick(4) << 12 : rnd(),
+			.size = pick(4) ? (uint64_t)pick(4) << 12 : rnd(),
+			.flags = pick(8) ? (uint32_t)pick(2) : (uint32_t)rnd(),
+		};
+		int buf = ioctl(fd, PEERMAP_BAR_IOC_EXPORT, pick(16) ? &ex : (void *)any_addr());
+		void *p;
+
+		check("EXPORT", buf, e_export);
+		if (buf < 0)
+			break;
+		p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, buf, 0);
+		if (p != MAP_FAILED)
+			munmap(p, 4096);
+		close(buf);
+		break;
+	}
 	case 0:
 		/* mostly harmless policies: CPU off would stop nothing here */
 		pol.flags = pick(8) ? (uint32_t)pick(4) : (uint32_t)rnd();
