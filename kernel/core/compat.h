@@ -68,11 +68,9 @@ static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
 
 /* 7.1 renamed dma-buf's move_notify to invalidate_mappings. */
 #ifdef PM_HAVE_DMABUF_INVALIDATE_MAPPINGS
-#define PM_DMABUF_INVALIDATE			invalidate_mappings
-#define pm_dma_buf_invalidate_mappings(dmabuf)	dma_buf_invalidate_mappings(dmabuf)
+#define PM_DMABUF_INVALIDATE	invalidate_mappings
 #else
-#define PM_DMABUF_INVALIDATE			move_notify
-#define pm_dma_buf_invalidate_mappings(dmabuf)	dma_buf_move_notify(dmabuf)
+#define PM_DMABUF_INVALIDATE	move_notify
 #endif
 
 #endif /* _PEERMAP_COMPAT_H */

@@ -10,11 +10,11 @@
  * one, and CONFIG_DMABUF_DEBUG checks they do not).
  *
  * Revocation: a piece the exporter attached to its object is found by
- * peermap_revoke() like any other. For a dma-buf it tells every importer
- * of the buffer to stop (move_notify, invalidate_mappings from 7.1) under
- * the reservation lock, waits for the fences they left, then until the
- * importer unmapped: when peermap_revoke() returns, no importer of the
- * buffer uses the old addresses, the guarantee peermap importers have.
+ * peermap_revoke() like any other. For a dma-buf it tells that mapping's
+ * importer to stop (its move_notify, invalidate_mappings from 7.1) under
+ * the reservation lock, waits for the fences it left, then until it
+ * unmapped: when peermap_revoke() returns, no importer of the buffer uses
+ * the old addresses, the guarantee peermap importers have.
  * Importers that cannot be told (static attachments) must not get
  * revocable memory: that is the exporter's attach policy.
  */
@@ -36,6 +36,7 @@ struct pm_dmabuf_map {
 	struct sg_table sgt;		/* first: the importer's pointer */
 	struct kref ref;		/* the mapping until unmapped; revokers */
 	struct dma_buf *dmabuf;		/* a reference only while revoking */
+	struct dma_buf_attachment *attach;	/* valid until unmapped */
 	struct device *client;
 	struct peermap_pieces pieces;	/* the piece, for its teardown */
 	bool unmapped;			/* set once, then woken */
@@ -52,21 +53,6 @@ static void pm_dmabuf_map_release(struct kref *ref)
 	kvfree(m->pieces.segs);
 	kfree(m);
 }
-
-/**
- * peermap_dmabuf_invalidate() - tell every importer of a dma-buf to stop
- * @dmabuf: an exported buffer
- *
- * dma_buf_move_notify(), called dma_buf_invalidate_mappings() from Linux
- * 7.1. Dynamic importers stop and unmap; pinned ones take it as a
- * revocation.
- * Context: the buffer's reservation lock held.
- */
-void peermap_dmabuf_invalidate(struct dma_buf *dmabuf)
-{
-	pm_dma_buf_invalidate_mappings(dmabuf);
-}
-EXPORT_SYMBOL_GPL(peermap_dmabuf_invalidate);
 
 /**
  * peermap_dmabuf_can_peer() - may an importer get device memory of @provider?
@@ -124,18 +110,21 @@ static void pm_dmabuf_revoke_get(void *owner)
 }
 
 /*
- * Stop the importers of the buffer, wait for their fences, then for this
- * mapping's unmap: an importer may read speculatively until it unmaps.
+ * Tell this mapping's importer to stop (only it: the buffer's other
+ * importers keep their mappings), wait for the fences it left, then for
+ * its unmap: an importer may read speculatively until it unmaps.
  */
 static void pm_dmabuf_revoke(void *owner, unsigned int why)
 {
 	struct pm_dmabuf_map *m = owner;
 	struct dma_resv *resv = m->dmabuf->resv;
+	const struct dma_buf_attach_ops *ops;
 	unsigned long waited = 0;
 
 	dma_resv_lock(resv, NULL);
-	if (!m->unmapped)
-		peermap_dmabuf_invalidate(m->dmabuf);
+	ops = m->unmapped ? NULL : m->attach->importer_ops;
+	if (ops && ops->PM_DMABUF_INVALIDATE)
+		ops->PM_DMABUF_INVALIDATE(m->attach);
 	dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP, false,
 			      MAX_SCHEDULE_TIMEOUT);
 	dma_resv_unlock(resv);
@@ -213,6 +202,14 @@ struct sg_table *peermap_dmabuf_map(struct dma_buf_attachment *attach,
 	u32 access;
 	int ret;
 
+	access = pm_dmabuf_access(dir);
+	if (access & ~src->access) {
+		/* nothing would stop a device given bus addresses from writing */
+		dev_info_ratelimited(attach->dev, "dma-buf %s is read-only: no %s mapping\n",
+				     attach->dmabuf->exp_name,
+				     dir == DMA_FROM_DEVICE ? "DMA_FROM_DEVICE" : "bidirectional");
+		return ERR_PTR(-EACCES);
+	}
 	if (!try_module_get(src->exp->owner))
 		return ERR_PTR(-ENODEV);
 	m = kzalloc(sizeof(*m), GFP_KERNEL_ACCOUNT);
@@ -223,11 +220,11 @@ struct sg_table *peermap_dmabuf_map(struct dma_buf_attachment *attach,
 	kref_init(&m->ref);
 	init_waitqueue_head(&m->wq);
 	m->dmabuf = attach->dmabuf;
+	m->attach = attach;
 	m->client = attach->dev;
 	peermap_pieces_init(&m->pieces, attach->dev);
-	access = pm_dmabuf_access(dir) & src->access;
-	if (!access)
-		access = src->access;	/* write asked of a read-only buffer */
+	/* Entries end on page boundaries, as importers may assume. */
+	m->pieces.max_seg = max_t(u64, m->pieces.max_seg & PAGE_MASK, PAGE_SIZE);
 	req = peermap_req_new(src->exp, attach->dev, access,
 			      &m->pieces, &pm_dmabuf_revoke_ops, m);
 	if (!req) {
@@ -247,11 +244,16 @@ struct sg_table *peermap_dmabuf_map(struct dma_buf_attachment *attach,
 	ret = pm_dmabuf_sgt(m);
 	if (ret)
 		goto err;
+	/* Fallback pages: the device sees what the CPU wrote (bounce buffers). */
+	peermap_req_sync(req, 0, src->len, true);
 	return &m->sgt;
 
 err:
 	if (req)
 		peermap_req_release(req);
+	/* A revoker may have found the piece attached meanwhile: let it go. */
+	WRITE_ONCE(m->unmapped, true);
+	wake_up_all(&m->wq);
 	kref_put(&m->ref, pm_dmabuf_map_release);
 	return ERR_PTR(ret);
 }
@@ -271,8 +273,11 @@ void peermap_dmabuf_unmap(struct sg_table *sgt)
 	struct peermap_p2p_req *req, *tmp;
 
 	sg_free_table(&m->sgt);
-	list_for_each_entry_safe(req, tmp, &m->pieces.peers, node)
+	list_for_each_entry_safe(req, tmp, &m->pieces.peers, node) {
+		/* Fallback pages: the CPU sees what the device wrote. */
+		peermap_req_sync(req, 0, m->pieces.mapped, false);
 		peermap_req_release(req);
+	}
 	WRITE_ONCE(m->unmapped, true);
 	wake_up_all(&m->wq);
 	kref_put(&m->ref, pm_dmabuf_map_release);

@@ -219,7 +219,9 @@ static long pmbar_alloc(struct pmbar_file *pf, void __user *arg)
 		return -ENOMEM;
 	kref_init(&obj->ref);
 	mutex_init(&obj->lock);
+	mutex_init(&obj->place_lock);
 	peermap_revocable_init(&obj->rv);
+	peermap_revocable_init(&obj->rv_dmabuf);
 	obj->state = PEERMAP_OBJ_RESIDENT;
 	obj->size = PAGE_ALIGN(req.size);
 	addr = gen_pool_alloc(bdev->pool, obj->size);
@@ -311,6 +313,13 @@ static void pmbar_copy(struct pmbar_obj *obj, struct pmbar_sysmem *mem,
 	}
 }
 
+/* Every importer of the object: its VMAs' peers and its dma-bufs'. */
+void pmbar_obj_revoke(struct pmbar_obj *obj, unsigned int why)
+{
+	peermap_revoke(&obj->rv, why);
+	peermap_revoke(&obj->rv_dmabuf, why);
+}
+
 /*
  * Move an object out of the BAR (evict) or back (restore): peers are
  * revoked first (they wait with -EAGAIN meanwhile), then, under the
@@ -354,7 +363,7 @@ int pmbar_move(struct pmbar_obj *obj, bool evict)
 	}
 
 	t0 = ktime_get_ns();
-	peermap_revoke(&obj->rv, PEERMAP_INVAL_REVOKE);
+	pmbar_obj_revoke(obj, PEERMAP_INVAL_REVOKE);
 	t0 = ktime_get_ns() - t0;
 
 	mutex_lock(&obj->lock);
@@ -398,7 +407,9 @@ static long pmbar_move_ioctl(struct pmbar_file *pf, void __user *arg,
 	obj = pmbar_obj_get(pf, req.handle);
 	if (!obj)
 		return -ENOENT;
+	mutex_lock(&obj->place_lock);
 	ret = pmbar_move(obj, evict);
+	mutex_unlock(&obj->place_lock);
 	pmbar_obj_put(obj);
 	return ret;
 }
@@ -430,22 +441,34 @@ static long pmbar_policy(struct pmbar_file *pf, void __user *arg)
 	strscpy(obj->deny, req.deny, sizeof(obj->deny));
 	no_cpu = req.flags & PEERMAP_POLICY_NO_CPU;
 	obj->revokes++;
+	obj->revoking++;	/* no dma-buf pin until the revoke is done */
 	mutex_unlock(&obj->lock);
 	/* Peers resolve again under the new policy. */
-	peermap_revoke(&obj->rv, PEERMAP_INVAL_REVOKE);
+	pmbar_obj_revoke(obj, PEERMAP_INVAL_REVOKE);
 	if (no_cpu)
 		pmbar_obj_zap(obj);
+	mutex_lock(&obj->lock);
+	obj->revoking--;
+	mutex_unlock(&obj->lock);
 	pmbar_obj_put(obj);
 	return 0;
 }
 
-static long pmbar_obj_info(struct pmbar_file *pf, void __user *arg)
+/*
+ * Before the dma-buf fields (0.2) the struct ended at last_revoke_ns: that
+ * size is a different ioctl number, answered with what it has room for.
+ */
+#define PMBAR_OBJ_INFO_V02_SIZE	offsetofend(struct peermap_bar_obj_info, last_revoke_ns)
+#define PMBAR_IOC_OBJ_INFO_V02	_IOC(_IOC_READ | _IOC_WRITE, PEERMAP_IOC_MAGIC, 0x06, \
+				     PMBAR_OBJ_INFO_V02_SIZE)
+
+static long pmbar_obj_info(struct pmbar_file *pf, void __user *arg, size_t size)
 {
 	struct peermap_bar_obj_info info;
 	struct list_head *pos;
 	struct pmbar_obj *obj;
 
-	if (copy_from_user(&info, arg, sizeof(info)))
+	if (copy_from_user(&info, arg, size))
 		return -EFAULT;
 	obj = pmbar_obj_get(pf, info.handle);
 	if (!obj)
@@ -469,8 +492,12 @@ static long pmbar_obj_info(struct pmbar_file *pf, void __user *arg)
 	list_for_each(pos, &obj->rv.reqs)
 		info.peers++;
 	spin_unlock(&obj->rv.lock);
+	spin_lock(&obj->rv_dmabuf.lock);
+	list_for_each(pos, &obj->rv_dmabuf.reqs)
+		info.peers++;
+	spin_unlock(&obj->rv_dmabuf.lock);
 	pmbar_obj_put(obj);
-	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
+	return copy_to_user(arg, &info, size) ? -EFAULT : 0;
 }
 
 static long pmbar_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
@@ -492,7 +519,9 @@ static long pmbar_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case PEERMAP_BAR_IOC_RESTORE:
 		return pmbar_move_ioctl(pf, uarg, false);
 	case PEERMAP_BAR_IOC_OBJ_INFO:
-		return pmbar_obj_info(pf, uarg);
+		return pmbar_obj_info(pf, uarg, sizeof(struct peermap_bar_obj_info));
+	case PMBAR_IOC_OBJ_INFO_V02:
+		return pmbar_obj_info(pf, uarg, PMBAR_OBJ_INFO_V02_SIZE);
 	case PEERMAP_BAR_IOC_EXPORT:
 		return pmbar_export(pf, uarg);
 	default:
@@ -637,13 +666,14 @@ const struct vm_operations_struct pmbar_vm_ops = {
  * Answer [off, off + len) of an object for req->client: the BAR while
  * resident, the system memory while evicted (fallback), nothing while it
  * moves (-EAGAIN: the core retries) or once its device is gone; and only
- * what the policy allows. A @revocable request is attached to the object
- * under its lock, so a revoke that follows a state change finds it; one
- * that is not (a dma-buf importer that cannot be told to stop) gets only
- * system memory, which its piece keeps until it unmaps.
+ * what the policy allows. The request is attached to @rv (the object's
+ * list for VMA peers or for dma-buf peers) under the object's lock, so a
+ * revoke that follows a state change finds it; without @rv (a dma-buf
+ * importer that holds the object in system memory) it gets only system
+ * memory, which its piece keeps until it unmaps.
  */
 int pmbar_obj_answer(struct pmbar_obj *obj, u64 off, u64 len,
-		     struct peermap_p2p_req *req, bool revocable)
+		     struct peermap_p2p_req *req, struct peermap_revocable *rv)
 {
 	struct pmbar_dev *bdev = obj->bdev;
 	struct pmbar_peer *peer;
@@ -676,15 +706,15 @@ int pmbar_obj_answer(struct pmbar_obj *obj, u64 off, u64 len,
 			kref_get(&obj->mem->ref);
 			peer->mem = obj->mem;
 		}
-	} else if (!revocable) {
-		ret = -EREMOTEIO;	/* device memory needs a revocable peer */
+	} else if (!rv) {
+		ret = -EREMOTEIO;	/* device memory needs a peer on a list */
 	} else {
 		ret = peermap_req_add_bar(req, bdev->pdev, bdev->bar,
 					  obj->offset + off, len);
 	}
 	if (!ret) {
-		if (revocable)
-			peermap_req_attach(req, &obj->rv);
+		if (rv)
+			peermap_req_attach(req, rv);
 		kref_get(&obj->ref);
 		peer->obj = obj;
 		req->priv = peer;
@@ -704,7 +734,7 @@ static int pmbar_p2p_map(struct vm_area_struct *vma, unsigned long start,
 	/* A split VMA starts further into the object: vm_pgoff says where. */
 	return pmbar_obj_answer(obj, ((u64)vma->vm_pgoff << PAGE_SHIFT) -
 				obj->offset + (start - vma->vm_start),
-				len, req, true);
+				len, req, &obj->rv);
 }
 
 /* Under the core's mapping lock: puts only (see pmbar_obj_release()). */
@@ -866,7 +896,7 @@ static void pmbar_remove(struct pci_dev *pdev)
 		mutex_lock(&obj->lock);
 		obj->state = PEERMAP_OBJ_GONE;
 		mutex_unlock(&obj->lock);
-		peermap_revoke(&obj->rv, PEERMAP_INVAL_REMOVE);
+		pmbar_obj_revoke(obj, PEERMAP_INVAL_REMOVE);
 		pmbar_obj_zap(obj);
 		pmbar_obj_put(obj);
 	}

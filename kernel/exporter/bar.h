@@ -59,7 +59,18 @@ struct pmbar_obj {
 	u64 size;			/* page multiple */
 	struct list_head node;		/* in bdev->objs */
 	bool unplugged;			/* seen by remove(); under objs_lock */
-	struct peermap_revocable rv;	/* its live peer pieces (core) */
+	struct peermap_revocable rv;	/* peer pieces of its VMAs (core) */
+	/*
+	 * Peer pieces of its dma-buf importers: apart from @rv, as a VMA's
+	 * mprotect() revokes @rv only (a dma-buf mapping follows no VMA).
+	 */
+	struct peermap_revocable rv_dmabuf;
+	/*
+	 * Serialises where the object lives: the evict/restore ioctls and
+	 * dma-buf attach/detach deciding to move it; taken before @lock and
+	 * outside any revoke.
+	 */
+	struct mutex place_lock;
 	/*
 	 * Protects everything below. Held across a zap and a copy, in the
 	 * fault handler and in p2p_map; never across peermap_revoke().
@@ -67,6 +78,7 @@ struct pmbar_obj {
 	struct mutex lock;
 	u32 state;			/* PEERMAP_OBJ_* */
 	bool moving;			/* evict/restore revoking: peers wait */
+	unsigned int revoking;		/* policy changes revoking: no pins */
 	u32 policy;			/* PEERMAP_POLICY_* */
 	char deny[32];			/* PCI name of a refused client */
 	struct pmbar_sysmem *mem;	/* while evicted */
@@ -103,7 +115,8 @@ int pmbar_move(struct pmbar_obj *obj, bool evict);
 int pmbar_vma_check(struct vm_area_struct *vma, struct pmbar_dev *bdev);
 void pmbar_vma_install(struct vm_area_struct *vma, struct pmbar_obj *obj);
 int pmbar_obj_answer(struct pmbar_obj *obj, u64 off, u64 len,
-		     struct peermap_p2p_req *req, bool revocable);
+		     struct peermap_p2p_req *req, struct peermap_revocable *rv);
+void pmbar_obj_revoke(struct pmbar_obj *obj, unsigned int why);
 
 long pmbar_export(struct pmbar_file *pf, void __user *arg);
 

@@ -41,6 +41,7 @@
 #include <linux/uaccess.h>
 
 #include "bar.h"
+#include "compat.h"
 
 MODULE_INFO(import_ns, "DMA_BUF");
 
@@ -91,6 +92,8 @@ static int pmbar_dmabuf_attach(struct dma_buf *dmabuf,
 		return 0;
 	}
 
+	/* Decided and done under place_lock: no move of others in between. */
+	mutex_lock(&obj->place_lock);
 	mutex_lock(&obj->lock);
 	if (obj->state == PEERMAP_OBJ_GONE) {
 		ret = -ENODEV;
@@ -99,35 +102,31 @@ static int pmbar_dmabuf_attach(struct dma_buf *dmabuf,
 				     obj->offset, dev_name(attach->dev), pmbar_why_ram(why));
 		ret = -EREMOTEIO;
 	} else {
+		move = obj->state == PEERMAP_OBJ_RESIDENT;
 		obj->ram_importers++;
 		pa->ram = true;
-		if (obj->state == PEERMAP_OBJ_RESIDENT) {
-			move = true;
-			obj->dmabuf_fallbacks++;
-		}
 	}
 	mutex_unlock(&obj->lock);
-	if (ret) {
-		kfree(pa);
-		return ret;
-	}
-	if (move) {
+	if (!ret && move) {
 		dev_info(&pdev->dev, "object at %#llx moves to system memory: dma-buf importer %s: %s\n",
 			 obj->offset, dev_name(attach->dev), pmbar_why_ram(why));
 		ret = pmbar_move(obj, true);
+		mutex_lock(&obj->lock);
 		if (!ret) {
-			mutex_lock(&obj->lock);
 			obj->auto_evicted = true;
-			mutex_unlock(&obj->lock);
-		} else if (ret != -EALREADY) {	/* evicted meanwhile: fine */
-			mutex_lock(&obj->lock);
+			obj->dmabuf_fallbacks++;
+		} else {
 			obj->ram_importers--;
-			mutex_unlock(&obj->lock);
+		}
+		mutex_unlock(&obj->lock);
+		if (ret)
 			dev_info(&pdev->dev, "object at %#llx could not move to system memory for %s: %d\n",
 				 obj->offset, dev_name(attach->dev), ret);
-			kfree(pa);
-			return ret;
-		}
+	}
+	mutex_unlock(&obj->place_lock);
+	if (ret) {
+		kfree(pa);
+		return ret;
 	}
 	attach->priv = pa;
 	return 0;
@@ -140,24 +139,25 @@ static void pmbar_dmabuf_detach(struct dma_buf *dmabuf,
 	struct pmbar_dmabuf *db = dmabuf->priv;
 	struct pmbar_obj *obj = db->obj;
 	struct pmbar_attach *pa = attach->priv;
-	bool restore = false;
 	int ret;
 
-	if (pa->ram) {
-		mutex_lock(&obj->lock);
-		if (!--obj->ram_importers && obj->auto_evicted) {
-			obj->auto_evicted = false;
-			restore = true;
-		}
+	mutex_lock(&obj->place_lock);
+	mutex_lock(&obj->lock);
+	/* dma-buf unpins before detach; an importer that did not leaks none */
+	if (WARN_ON(pa->pins))
+		obj->pins -= pa->pins;
+	if (pa->ram && !--obj->ram_importers && obj->auto_evicted &&
+	    obj->state == PEERMAP_OBJ_EVICTED) {
+		mutex_unlock(&obj->lock);
+		ret = pmbar_move(obj, false);	/* clears auto_evicted */
+		if (ret && ret != -ENODEV)
+			dev_info(&obj->bdev->pdev->dev, "object at %#llx stays in system memory after its last RAM importer: %d\n",
+				 obj->offset, ret);
+	} else {
 		mutex_unlock(&obj->lock);
 	}
+	mutex_unlock(&obj->place_lock);
 	kfree(pa);
-	if (!restore)
-		return;
-	ret = pmbar_move(obj, false);
-	if (ret && ret != -ENODEV)
-		dev_info(&obj->bdev->pdev->dev, "object at %#llx stays in system memory after its last RAM importer: %d\n",
-			 obj->offset, ret);
 }
 
 /*
@@ -171,13 +171,21 @@ static int pmbar_dmabuf_pin(struct dma_buf_attachment *attach)
 	struct pmbar_attach *pa = attach->priv;
 	struct pmbar_obj *obj = db->obj;
 
+	int ret = 0;
+
 	if (pa->ram)
 		return 0;	/* its pages stay until it unmaps */
 	mutex_lock(&obj->lock);
-	obj->pins++;
+	if (obj->moving || obj->revoking)
+		ret = -EAGAIN;	/* a revoke that started must find no pin */
+	else if (obj->state == PEERMAP_OBJ_GONE)
+		ret = -ENODEV;
+	else
+		obj->pins++;
 	mutex_unlock(&obj->lock);
-	pa->pins++;
-	return 0;
+	if (!ret)
+		pa->pins++;
+	return ret;
 }
 
 static void pmbar_dmabuf_unpin(struct dma_buf_attachment *attach)
@@ -201,7 +209,8 @@ static int pmbar_dmabuf_answer(void *priv, u64 offset, u64 len,
 	struct pmbar_dmabuf *db = attach->dmabuf->priv;
 	struct pmbar_attach *pa = attach->priv;
 
-	return pmbar_obj_answer(db->obj, offset, len, req, !pa->ram);
+	return pmbar_obj_answer(db->obj, offset, len, req,
+				pa->ram ? NULL : &db->obj->rv_dmabuf);
 }
 
 static struct sg_table *pmbar_dmabuf_map(struct dma_buf_attachment *attach,
@@ -264,6 +273,15 @@ static int pmbar_dmabuf_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
 	ret = pmbar_vma_check(vma, obj->bdev);
 	if (ret)
 		return ret;
+	/*
+	 * Through an importer's file (dma_buf_mmap()) the VMA carries that
+	 * file's rights: a read-only buffer stays read-only.
+	 */
+	if (!(db->access & PEERMAP_ACCESS_WRITE)) {
+		if (vma->vm_flags & VM_WRITE)
+			return -EACCES;
+		vm_flags_clear(vma, VM_MAYWRITE);
+	}
 	/* dma-buf checked the VMA fits the buffer; pmbar_fault() wants BAR offsets */
 	vma->vm_pgoff += (obj->offset + db->offset) >> PAGE_SHIFT;
 	kref_get(&obj->ref);

@@ -296,7 +296,6 @@ struct sg_table *peermap_dmabuf_map(struct dma_buf_attachment *attach,
 				    enum dma_data_direction dir,
 				    const struct peermap_dmabuf_source *src);
 void peermap_dmabuf_unmap(struct sg_table *sgt);
-void peermap_dmabuf_invalidate(struct dma_buf *dmabuf);
 int peermap_dmabuf_can_peer(struct dma_buf_attachment *attach,
 			    struct pci_dev *provider);
 bool peermap_dmabuf_revocable(struct dma_buf_attachment *attach);

@@ -8,6 +8,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -274,6 +276,138 @@ TEST_F(dmabuf, buffer_mmap_is_the_object)
 	EXPECT_EQ(0x0e71c7ed, buf[2]);
 	munmap((void *)buf, 65536);
 	close(slice);
+}
+
+TEST_F(dmabuf, read_only_buffer_refuses_device_writes)
+{
+	int ro = pm_obj_export_dmabuf(&self->obj, 0);
+	struct pm_imp_map m;
+	int id;
+
+	ASSERT_LE(0, ro);
+	id = attach(self, ro, PM_IMP_DYNAMIC);
+	ASSERT_LE(0, id);
+	/* RDMA maps bidirectionally: not a read-only buffer */
+	EXPECT_EQ(-EACCES, imp_map(self, id, &m));
+	EXPECT_EQ(0, detach(self, id));
+	close(ro);
+}
+
+/* A VMA's mprotect() takes nothing from the buffer's importers. */
+TEST_F(dmabuf, mprotect_of_a_mapping_leaves_importers_alone)
+{
+	struct pm_imp_status st;
+	struct pm_imp_map m;
+	void *p;
+	int id = attach(self, self->buf, PM_IMP_DYNAMIC);
+
+	ASSERT_LE(0, id);
+	ASSERT_EQ(0, imp_map(self, id, &m));
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, self->buf, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(0, mprotect(p, 4096, PROT_NONE));
+	EXPECT_EQ(0, mprotect(self->obj.cpu, OBJ_SIZE, PROT_READ));
+	ASSERT_EQ(0, status(self, id, &st));
+	EXPECT_EQ(0, st.invalidations);
+	EXPECT_EQ(1, st.mapped);
+	munmap(p, 4096);
+	EXPECT_EQ(0, mprotect(self->obj.cpu, OBJ_SIZE, PROT_READ | PROT_WRITE));
+}
+
+/* Revoking one importer's mapping tells no other importer of the buffer. */
+TEST_F(dmabuf, revoke_tells_only_the_mapping_it_takes)
+{
+	struct pm_imp_status st;
+	struct pm_imp_map m;
+	int ram, peer;
+
+	ram = attach(self, self->buf, PM_IMP_NO_P2P);
+	ASSERT_LE(0, ram);
+	ASSERT_EQ(0, imp_map(self, ram, &m));
+	peer = attach(self, self->buf, PM_IMP_DYNAMIC);
+	ASSERT_LE(0, peer);
+	ASSERT_EQ(0, imp_map(self, peer, &m));
+	ASSERT_EQ(0, status(self, peer, &st));
+	if (st.pin_on_map)
+		SKIP(return, "this kernel pins every mapping: the policy change is refused, nothing revoked");
+	ASSERT_EQ(0, pm_obj_policy(&self->obj, PEERMAP_POLICY_PEER_RO, NULL));
+	ASSERT_EQ(0, status(self, peer, &st));
+	EXPECT_EQ(1, st.invalidations) TH_LOG("the peer importer was not revoked");
+	ASSERT_EQ(0, status(self, ram, &st));
+	EXPECT_EQ(0, st.invalidations) TH_LOG("the RAM importer was told too");
+	EXPECT_EQ(1, st.mapped);
+}
+
+/* The size of 0.2 (before the dma-buf fields) is answered too. */
+TEST_F(dmabuf, obj_info_of_0_2_still_answers)
+{
+	struct peermap_bar_obj_info info;
+	unsigned long v02 = _IOC(_IOC_READ | _IOC_WRITE, PEERMAP_IOC_MAGIC, 0x06,
+				 offsetof(struct peermap_bar_obj_info, last_revoke_ns) + 8);
+
+	memset(&info, 0xa5, sizeof(info));
+	info.handle = self->obj.handle;
+	ASSERT_EQ(0, ioctl(self->bar.fd, v02, &info)) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(OBJ_SIZE, info.size);
+	EXPECT_EQ(0xa5a5a5a5u, info.ram_importers) TH_LOG("wrote past the 0.2 size");
+}
+
+struct churn {
+	FIXTURE_DATA(dmabuf) *self;
+	int imp, stop, attaches, bad_maps, last_err;
+};
+
+/* RAM importers come and go while the owner evicts and restores. */
+static void *churn_ram_importers(void *arg)
+{
+	struct churn *c = arg;
+	struct pm_imp_attach a = { .fd = c->self->buf, .mode = PM_IMP_STATIC };
+	struct pm_imp_map m;
+
+	snprintf(a.client, sizeof(a.client), "%s", c->self->client);
+	while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
+		if (ioctl(c->imp, PM_IMP_IOC_ATTACH, &a))
+			continue;	/* EBUSY, EAGAIN: a move was on */
+		c->attaches++;
+		memset(&m, 0, sizeof(m));
+		m.id = a.id;
+		if (ioctl(c->imp, PM_IMP_IOC_MAP, &m)) {
+			c->bad_maps++;
+			c->last_err = errno;
+		}
+		ioctl(c->imp, PM_IMP_IOC_DETACH, &a.id);
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(dmabuf, ram_importers_race_evict_and_restore, 120)
+{
+	struct churn c[2] = { { .self = self }, { .self = self } };
+	pthread_t t[2];
+	struct peermap_bar_obj_info info;
+	int i, moves = 0;
+
+	for (i = 0; i < 2; i++) {
+		c[i].imp = open("/dev/pm-dmabuf-imp", O_RDWR);
+		ASSERT_LE(0, c[i].imp);
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, churn_ram_importers, &c[i]));
+	}
+	for (i = 0; i < 200; i++)
+		moves += !(i & 1 ? pm_obj_restore(&self->obj) : pm_obj_evict(&self->obj));
+	for (i = 0; i < 2; i++) {
+		__atomic_store_n(&c[i].stop, 1, __ATOMIC_RELAXED);
+		pthread_join(t[i], NULL);
+		close(c[i].imp);
+		TH_LOG("importer %d: %d attaches, %d failed maps (last %s)", i,
+		       c[i].attaches, c[i].bad_maps, strerror(c[i].last_err));
+		EXPECT_EQ(0, c[i].bad_maps);
+	}
+	TH_LOG("%d evictions and restores went through", moves);
+	info = info_of(_metadata, &self->obj);
+	EXPECT_EQ(0, info.ram_importers);
+	EXPECT_EQ(0, info.pins);
+	pm_obj_restore(&self->obj);
+	EXPECT_EQ(PEERMAP_OBJ_RESIDENT, info_of(_metadata, &self->obj).state);
 }
 
 TEST_F(dmabuf, read_only_buffer_cannot_be_mapped_writable)
