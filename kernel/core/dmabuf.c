@@ -39,9 +39,18 @@ struct pm_dmabuf_map {
 	struct dma_buf_attachment *attach;	/* valid until unmapped */
 	struct device *client;
 	struct peermap_pieces pieces;	/* the piece, for its teardown */
+	struct list_head node;		/* in pm_dmabuf_maps while mapped */
+	struct list_head chg_node;	/* routes_changed()'s, under its mutex */
 	bool unmapped;			/* set once, then woken */
 	wait_queue_head_t wq;
 };
+
+/*
+ * Every live mapping, for peermap_dmabuf_routes_changed(); entries leave
+ * in peermap_dmabuf_unmap() before the mapping is torn down.
+ */
+static LIST_HEAD(pm_dmabuf_maps);
+static DEFINE_SPINLOCK(pm_dmabuf_maps_lock);
 
 /* How long a revoke waits for an importer before it says so (it waits on). */
 #define PM_DMABUF_UNMAP_WARN	(10 * HZ)
@@ -125,14 +134,21 @@ static void pm_dmabuf_revoke(void *owner, unsigned int why)
 	ops = m->unmapped ? NULL : m->attach->importer_ops;
 	if (ops && ops->PM_DMABUF_INVALIDATE)
 		ops->PM_DMABUF_INVALIDATE(m->attach);
+	else if (why == PEERMAP_INVAL_ROUTE)
+		ops = NULL;	/* cannot be told: its next map follows the route */
 	dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP, false,
 			      MAX_SCHEDULE_TIMEOUT);
 	dma_resv_unlock(resv);
-	while (!wait_event_timeout(m->wq, READ_ONCE(m->unmapped),
+	while ((ops || why != PEERMAP_INVAL_ROUTE) && !wait_event_timeout(m->wq, READ_ONCE(m->unmapped),
 				   PM_DMABUF_UNMAP_WARN)) {
 		waited += PM_DMABUF_UNMAP_WARN / HZ;
-		dev_warn(m->client, "dma-buf %s: revoked (%u) %lu s ago, not unmapped yet; waiting\n",
-			 m->dmabuf->exp_name, why, waited);
+		dev_warn(m->client, "dma-buf %s: revoked (%u) %lu s ago, not unmapped yet%s\n",
+			 m->dmabuf->exp_name, why, waited,
+			 why == PEERMAP_INVAL_ROUTE ? "; its next map follows the new route" :
+						      "; waiting");
+		/* a route change takes no memory away: no waiting for ever */
+		if (why == PEERMAP_INVAL_ROUTE)
+			break;
 	}
 	dma_buf_put(m->dmabuf);
 	kref_put(&m->ref, pm_dmabuf_map_release);
@@ -246,6 +262,9 @@ struct sg_table *peermap_dmabuf_map(struct dma_buf_attachment *attach,
 		goto err;
 	/* Fallback pages: the device sees what the CPU wrote (bounce buffers). */
 	peermap_req_sync(req, 0, src->len, true);
+	spin_lock(&pm_dmabuf_maps_lock);
+	list_add_tail(&m->node, &pm_dmabuf_maps);
+	spin_unlock(&pm_dmabuf_maps_lock);
 	return &m->sgt;
 
 err:
@@ -272,6 +291,9 @@ void peermap_dmabuf_unmap(struct sg_table *sgt)
 	struct pm_dmabuf_map *m = container_of(sgt, struct pm_dmabuf_map, sgt);
 	struct peermap_p2p_req *req, *tmp;
 
+	spin_lock(&pm_dmabuf_maps_lock);
+	list_del(&m->node);
+	spin_unlock(&pm_dmabuf_maps_lock);
 	sg_free_table(&m->sgt);
 	list_for_each_entry_safe(req, tmp, &m->pieces.peers, node) {
 		/* Fallback pages: the CPU sees what the device wrote. */
@@ -283,3 +305,31 @@ void peermap_dmabuf_unmap(struct sg_table *sgt)
 	kref_put(&m->ref, pm_dmabuf_map_release);
 }
 EXPORT_SYMBOL_GPL(peermap_dmabuf_unmap);
+
+/* Serialises peermap_dmabuf_routes_changed(): protects chg_node. */
+static DEFINE_MUTEX(pm_dmabuf_routes_lock);
+
+/*
+ * Routes may answer differently (an administrator's setting changed):
+ * every importer holding a mapping is told to map again, under the new
+ * route, as peermap importers are (peermap_routes_changed()).
+ */
+void peermap_dmabuf_routes_changed(void)
+{
+	struct pm_dmabuf_map *m, *tmp;
+	LIST_HEAD(todo);
+
+	mutex_lock(&pm_dmabuf_routes_lock);
+	spin_lock(&pm_dmabuf_maps_lock);
+	list_for_each_entry(m, &pm_dmabuf_maps, node) {
+		/* listed: not unmapped, so the buffer is alive */
+		pm_dmabuf_revoke_get(m);
+		list_add_tail(&m->chg_node, &todo);
+	}
+	spin_unlock(&pm_dmabuf_maps_lock);
+	list_for_each_entry_safe(m, tmp, &todo, chg_node) {
+		list_del(&m->chg_node);
+		pm_dmabuf_revoke(m, PEERMAP_INVAL_ROUTE);	/* drops both */
+	}
+	mutex_unlock(&pm_dmabuf_routes_lock);
+}

@@ -38,5 +38,6 @@ void peermap_ctl_exit(void);
 
 /* mapping.c */
 void peermap_routes_changed(void);
+void peermap_dmabuf_routes_changed(void);
 
 #endif /* _PEERMAP_INTERNAL_H */

@@ -818,6 +818,7 @@ void peermap_routes_changed(void)
 		kref_put(&m->ref, pm_map_release);
 	}
 	mutex_unlock(&pm_routes_changed_lock);
+	peermap_dmabuf_routes_changed();	/* and dma-buf importers' */
 }
 
 /*

@@ -57,8 +57,23 @@ FIXTURE_SETUP(dmabuf)
 	ASSERT_LE(0, self->buf) TH_LOG("export: %s", strerror(-self->buf));
 }
 
+#define OVERRIDES	"/sys/module/peermap/parameters/overrides"
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, strlen(s)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 FIXTURE_TEARDOWN(dmabuf)
 {
+	write_str(OVERRIDES, " ");	/* admin_deny_*: none, as booted */
 	if (self->imp >= 0)
 		close(self->imp);	/* detaches what is still attached */
 	if (self->buf >= 0)
@@ -336,6 +351,30 @@ TEST_F(dmabuf, revoke_tells_only_the_mapping_it_takes)
 	ASSERT_EQ(0, status(self, ram, &st));
 	EXPECT_EQ(0, st.invalidations) TH_LOG("the RAM importer was told too");
 	EXPECT_EQ(1, st.mapped);
+}
+
+/* An administrator's deny reaches dma-buf importers as peermap ones. */
+TEST_F(dmabuf, admin_deny_revokes_dmabuf_importer)
+{
+	struct peermap_bar_info bi;
+	struct pm_imp_status st;
+	struct pm_imp_map m;
+	char rule[128];
+	int id, err;
+
+	ASSERT_EQ(0, ioctl(self->bar.fd, PEERMAP_BAR_IOC_INFO, &bi));
+	id = attach(self, self->buf, PM_IMP_DYNAMIC);
+	ASSERT_LE(0, id);
+	ASSERT_EQ(0, imp_map(self, id, &m));
+	snprintf(rule, sizeof(rule), "deny:%s,%s", bi.pci_name, self->client);
+	ASSERT_EQ(0, write_str(OVERRIDES, rule));
+	ASSERT_EQ(0, status(self, id, &st));
+	EXPECT_EQ(1, st.invalidations) TH_LOG("'%s' did not reach the importer", rule);
+	EXPECT_EQ(0, st.mapped);
+	err = imp_map(self, id, &m);
+	EXPECT_EQ(-EREMOTEIO, err);
+	ASSERT_EQ(0, write_str(OVERRIDES, " "));
+	EXPECT_EQ(0, imp_map(self, id, &m));
 }
 
 /* The size of 0.2 (before the dma-buf fields) is answered too. */
