@@ -134,12 +134,15 @@ static void pm_dmabuf_revoke(void *owner, unsigned int why)
 	ops = m->unmapped ? NULL : m->attach->importer_ops;
 	if (ops && ops->PM_DMABUF_INVALIDATE)
 		ops->PM_DMABUF_INVALIDATE(m->attach);
-	else if (why == PEERMAP_INVAL_ROUTE)
-		ops = NULL;	/* cannot be told: its next map follows the route */
+	else
+		ops = NULL;
 	dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP, false,
 			      MAX_SCHEDULE_TIMEOUT);
 	dma_resv_unlock(resv);
-	while ((ops || why != PEERMAP_INVAL_ROUTE) && !wait_event_timeout(m->wq, READ_ONCE(m->unmapped),
+	/* an importer that cannot be told keeps its mapping until it unmaps */
+	if (!ops && why == PEERMAP_INVAL_ROUTE)
+		goto out;
+	while (!wait_event_timeout(m->wq, READ_ONCE(m->unmapped),
 				   PM_DMABUF_UNMAP_WARN)) {
 		waited += PM_DMABUF_UNMAP_WARN / HZ;
 		dev_warn(m->client, "dma-buf %s: revoked (%u) %lu s ago, not unmapped yet%s\n",
@@ -150,6 +153,7 @@ static void pm_dmabuf_revoke(void *owner, unsigned int why)
 		if (why == PEERMAP_INVAL_ROUTE)
 			break;
 	}
+out:
 	dma_buf_put(m->dmabuf);
 	kref_put(&m->ref, pm_dmabuf_map_release);
 }
