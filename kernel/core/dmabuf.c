@@ -127,20 +127,18 @@ static void pm_dmabuf_revoke(void *owner, unsigned int why)
 {
 	struct pm_dmabuf_map *m = owner;
 	struct dma_resv *resv = m->dmabuf->resv;
-	const struct dma_buf_attach_ops *ops;
 	unsigned long waited = 0;
+	bool told;
 
 	dma_resv_lock(resv, NULL);
-	ops = m->unmapped ? NULL : m->attach->importer_ops;
-	if (ops && ops->PM_DMABUF_INVALIDATE)
-		ops->PM_DMABUF_INVALIDATE(m->attach);
-	else
-		ops = NULL;
+	told = !m->unmapped && peermap_dmabuf_revocable(m->attach);
+	if (told)
+		m->attach->importer_ops->PM_DMABUF_INVALIDATE(m->attach);
 	dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP, false,
 			      MAX_SCHEDULE_TIMEOUT);
 	dma_resv_unlock(resv);
 	/* an importer that cannot be told keeps its mapping until it unmaps */
-	if (!ops && why == PEERMAP_INVAL_ROUTE)
+	if (!told && why == PEERMAP_INVAL_ROUTE)
 		goto out;
 	while (!wait_event_timeout(m->wq, READ_ONCE(m->unmapped),
 				   PM_DMABUF_UNMAP_WARN)) {
