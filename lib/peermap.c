@@ -329,26 +329,72 @@ int pm_edu_segments(int fd, const void *addr, size_t len, unsigned int access,
 	return 0;
 }
 
-int pm_route(const char *provider, const char *client,
-	     struct peermap_route_query *q)
+/* One ioctl on /dev/peermap (read-only: open to every user). */
+static int ctl_ioctl(unsigned long cmd, void *arg)
 {
 	char path[PATH_MAX];
 	int fd, err = 0;
 
+	snprintf(path, sizeof(path), "%s/peermap", pm_dev_dir());
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, cmd, arg))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+int pm_route(const char *provider, const char *client,
+	     struct peermap_route_query *q)
+{
 	memset(q, 0, sizeof(*q));
 	if (strlen(provider) >= sizeof(q->provider) ||
 	    strlen(client) >= sizeof(q->client))
 		return -EINVAL;
 	strcpy(q->provider, provider);
 	strcpy(q->client, client);
-	snprintf(path, sizeof(path), "%s/peermap", pm_dev_dir());
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (ioctl(fd, PEERMAP_IOC_ROUTE, q))
-		err = -errno;
-	close(fd);
-	return err;
+	return ctl_ioctl(PEERMAP_IOC_ROUTE, q);
+}
+
+int pm_dmabuf_map_flags(int dmabuf_fd, uint64_t offset, uint64_t len,
+			int prot, unsigned int flags, void **addr,
+			unsigned int *out_flags)
+{
+	struct peermap_dmabuf_map req = {
+		.fd = dmabuf_fd,
+		.prot = (uint32_t)prot,
+		.offset = offset,
+		.len = len,
+		.addr = (uintptr_t)*addr,
+		.flags = flags | (*addr ? PEERMAP_WINDOW_FIXED : 0),
+	};
+	int err = ctl_ioctl(PEERMAP_IOC_DMABUF_MAP, &req);
+
+	if (err)
+		return err;
+	*addr = (void *)(uintptr_t)req.addr;
+	if (out_flags)
+		*out_flags = req.flags;
+	return 0;
+}
+
+int pm_dmabuf_map(int dmabuf_fd, uint64_t offset, uint64_t len, int prot,
+		  void **addr)
+{
+	return pm_dmabuf_map_flags(dmabuf_fd, offset, len, prot, 0, addr, NULL);
+}
+
+int pm_dmabuf_unmap(void *addr, uint64_t len)
+{
+	return munmap(addr, len) ? -errno : 0;
+}
+
+int pm_dmabuf_info(const void *addr, struct peermap_dmabuf_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->addr = (uintptr_t)addr;
+	return ctl_ioctl(PEERMAP_IOC_DMABUF_INFO, info);
 }
 
 const char *pm_path_name(unsigned int path)

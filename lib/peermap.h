@@ -111,6 +111,31 @@ int pm_route(const char *provider, const char *client,
 const char *pm_path_name(unsigned int path);
 
 /*
+ * dma-buf import: make [offset, offset + len) of a dma-buf (any exporter's:
+ * udmabuf, a dma-heap, VFIO, a GPU driver, a peermap object) a window of
+ * this process's address space, which every peermap importer maps like
+ * device memory. @prot: PROT_READ, or PROT_READ | PROT_WRITE (the dma-buf
+ * must be writable). *addr: in, NULL (anywhere) or where to put it,
+ * replacing what is mapped there (MAP_FIXED); out, the window. The CPU
+ * reaches the buffer through the dma-buf's own mmap; without one, a CPU
+ * access gets SIGBUS. Returns 0 or -errno (docs/api.md).
+ */
+int pm_dmabuf_map(int dmabuf_fd, uint64_t offset, uint64_t len, int prot,
+		  void **addr);
+/*
+ * The same with PEERMAP_WINDOW_* @flags (NOCPU: SIGBUS on CPU access even
+ * if the dma-buf has an mmap); *out_flags gets PEERMAP_WINDOW_CPU/_WRITE
+ * (may be NULL).
+ */
+int pm_dmabuf_map_flags(int dmabuf_fd, uint64_t offset, uint64_t len,
+			int prot, unsigned int flags, void **addr,
+			unsigned int *out_flags);
+/* End a window (munmap); the dma-buf is released when nothing maps it. */
+int pm_dmabuf_unmap(void *addr, uint64_t len);
+/* What the window at @addr is and its counters. */
+int pm_dmabuf_info(const void *addr, struct peermap_dmabuf_info *info);
+
+/*
  * Parse a size: decimal or 0x hex, optional K, M, G suffix (powers of
  * two, "KiB"/"MiB"/"GiB" also accepted). Returns 0 or -EINVAL/-ERANGE.
  */

@@ -6,6 +6,9 @@
  * ACS control bits are for CAP_SYS_ADMIN only; so is adding to the route
  * cache. debugfs peermap/routes lists the cached answers; writing to it
  * drops them (after changing ACS by hand, say).
+ *
+ * Anyone may also make a dma-buf they hold a window of their own address
+ * space (PEERMAP_IOC_DMABUF_MAP, window.c), as they may mmap it.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -98,6 +101,10 @@ static long ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	switch (cmd) {
 	case PEERMAP_IOC_ROUTE:
 		return ctl_route(file, (void __user *)arg);
+	case PEERMAP_IOC_DMABUF_MAP:
+		return peermap_window_map((void __user *)arg);
+	case PEERMAP_IOC_DMABUF_INFO:
+		return peermap_window_info((void __user *)arg);
 	default:
 		return -ENOTTY;
 	}

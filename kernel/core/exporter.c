@@ -101,6 +101,10 @@ struct peermap_exporter *peermap_exporter_get(struct vm_area_struct *vma)
 
 	if (!vma->vm_ops)
 		return NULL;
+	if (peermap_window_vma(vma)) {
+		__module_get(THIS_MODULE);	/* the core's own, window.c */
+		return &peermap_window_exporter;
+	}
 	rcu_read_lock();
 	list_for_each_entry_rcu(e, &peermap_exporters, node) {
 		if (e->vm_ops == vma->vm_ops && try_module_get(e->owner)) {

@@ -36,6 +36,14 @@ void peermap_settings_exit(void);
 int peermap_ctl_init(struct dentry *debugfs);
 void peermap_ctl_exit(void);
 
+/* window.c: dma-buf import */
+extern struct peermap_exporter peermap_window_exporter;
+bool peermap_window_vma(const struct vm_area_struct *vma);
+long peermap_window_map(void __user *arg);
+long peermap_window_info(void __user *arg);
+int peermap_window_init(struct dentry *debugfs);
+void peermap_window_exit(void);
+
 /* mapping.c */
 void peermap_routes_changed(void);
 void peermap_dmabuf_routes_changed(void);

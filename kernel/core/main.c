@@ -3,7 +3,8 @@
  * peermap core: module life cycle. The core holds the exporter registry
  * (exporter.c), maps user ranges for importers (mapping.c) into segment
  * vectors (segments.c), decides routes (route.c, route_rules.c,
- * settings.c) and answers on /dev/peermap and in debugfs (ctl.c).
+ * settings.c), makes dma-bufs VA windows (window.c) and answers on
+ * /dev/peermap and in debugfs (ctl.c).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -40,12 +41,17 @@ static int __init peermap_init(void)
 	ret = peermap_route_init();
 	if (ret)
 		goto err_debugfs;
-	ret = peermap_ctl_init(peermap_debugfs);
+	ret = peermap_window_init(peermap_debugfs);
 	if (ret)
 		goto err_route;
+	ret = peermap_ctl_init(peermap_debugfs);
+	if (ret)
+		goto err_window;
 	pr_info("loaded, version %s\n", PEERMAP_VERSION);
 	return 0;
 
+err_window:
+	peermap_window_exit();
 err_route:
 	peermap_route_exit();
 err_debugfs:
@@ -57,6 +63,7 @@ err_debugfs:
 static void __exit peermap_exit(void)
 {
 	peermap_ctl_exit();
+	peermap_window_exit();
 	peermap_route_exit();
 	debugfs_remove(peermap_debugfs);
 	peermap_settings_exit();

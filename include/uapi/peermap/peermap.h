@@ -25,6 +25,11 @@ struct peermap_seg {
 #define PEERMAP_SEG_IOVA	(1U << 2)	/* translated by an IOMMU */
 /* System RAM standing in for evicted device memory (exporter fallback). */
 #define PEERMAP_SEG_FALLBACK	(1U << 3)
+/*
+ * From a dma-buf window (PEERMAP_IOC_DMABUF_MAP): the address the dma-buf's
+ * exporter gave the importer's device; device memory or RAM, its business.
+ */
+#define PEERMAP_SEG_DMABUF	(1U << 4)
 
 /* Access the importer's device needs to a range. */
 #define PEERMAP_ACCESS_READ	(1U << 0)	/* device reads the memory */
@@ -67,6 +72,47 @@ struct peermap_route_query {
 };
 
 #define PEERMAP_IOC_ROUTE	_IOWR(PEERMAP_IOC_MAGIC, 0x80, struct peermap_route_query)
+
+/*
+ * A dma-buf made a window: a VMA of peermap's in the caller's address space
+ * that every peermap importer resolves through a peer2peer attachment of
+ * the dma-buf (docs/dmabuf.md, "Import"). The window holds the dma-buf:
+ * closing its fd (or /dev/peermap) does not end it; munmap() or exit does.
+ */
+struct peermap_dmabuf_map {
+	__s32 fd;		/* in: the dma-buf */
+	__u32 prot;		/* in: PROT_READ, or PROT_READ | PROT_WRITE */
+	__u64 offset;		/* in: first byte in the dma-buf, page aligned */
+	__u64 len;		/* in: bytes, rounded up to whole pages */
+	__u64 addr;		/* in: a hint (or where, WINDOW_FIXED); out: where */
+	__u32 flags;		/* in: PEERMAP_WINDOW_FIXED, _NOCPU; out: + _CPU, _WRITE */
+	__u32 reserved;		/* in: zero */
+};
+
+#define PEERMAP_WINDOW_FIXED	(1U << 0)	/* at addr, replacing what is there */
+#define PEERMAP_WINDOW_NOCPU	(1U << 1)	/* CPU loads and stores get SIGBUS */
+#define PEERMAP_WINDOW_CPU	(1U << 8)	/* out: the CPU reaches the buffer */
+#define PEERMAP_WINDOW_WRITE	(1U << 9)	/* out: the dma-buf may be written */
+
+/* What a window is and what happened to it. */
+struct peermap_dmabuf_info {
+	__u64 addr;		/* in: an address inside a window */
+	__u64 vma_start;	/* out: the window's VMA holding addr */
+	__u64 vma_end;
+	__u64 offset;		/* out: byte of the dma-buf at vma_start */
+	__u64 size;		/* out: bytes of the dma-buf */
+	__u32 flags;		/* out: PEERMAP_WINDOW_CPU, _WRITE */
+	__u32 attachments;	/* out: client devices attached (one each) */
+	__u64 maps;		/* out: attachment mappings made */
+	__u64 revokes;		/* out: the exporter's invalidations */
+	__u64 refusals;		/* out: attach or map refused by the exporter */
+	__u64 pieces;		/* out: importer mapping pieces holding it now */
+	__u64 cpu_refused;	/* out: CPU accesses answered with SIGBUS */
+	char exporter[32];	/* out: the dma-buf's exporter (exp_name) */
+};
+
+#define PEERMAP_IOC_DMABUF_MAP	_IOWR(PEERMAP_IOC_MAGIC, 0x81, struct peermap_dmabuf_map)
+#define PEERMAP_IOC_DMABUF_INFO	_IOWR(PEERMAP_IOC_MAGIC, 0x82, struct peermap_dmabuf_info)
 
 /* --- exporter: /dev/peermap-barN -------------------------------------- */
 
