@@ -336,6 +336,44 @@ TEST_F(vfio, a_slice_maps_at_its_offset)
 	close(fd);
 }
 
+/*
+ * Two ranges of the BAR in one buffer. 7.3.4's dma_buf_phys_vec_to_sgt()
+ * links every range at offset 0 of the IOVA it allocated
+ * (dma_iova_link(..., phys_vec[i].paddr, 0, ...)): the second range finds
+ * the first one's mapping there and the map fails with EADDRINUSE. SKIP, naming
+ * the bug, until a kernel fixes it; then both ranges must be one IOVA
+ * segment.
+ */
+TEST_F(vfio, two_ranges_map_as_one_iova_segment)
+{
+	struct vfio_region_dma_range two[2] = {
+		{ .offset = 0, .length = PAGE }, { .offset = 8 * PAGE, .length = 2 * PAGE },
+	};
+	struct pm_imp_map m;
+	int fd = pm_vfio_dmabuf_ranges(&self->v, BUF_BAR, two, 2, O_CLOEXEC), id, err;
+	unsigned int i;
+
+	ASSERT_LE(0, fd);
+	id = attach(self, fd, PM_IMP_DYNAMIC);
+	ASSERT_LE(0, id);
+	err = imp_map(self, id, &m);
+	ksft_print_msg("two ranges mapped for edu: %s\n", strerror(-err));
+	close(fd);
+	if (!self->zen) {
+		EXPECT_EQ(-EINVAL, err);
+		SKIP(return, "not an AMD Zen CPU: map refused");
+	}
+	if (err == -EADDRINUSE)
+		SKIP(return, "kernel bug (7.3.4): dma_buf_phys_vec_to_sgt() links every range at IOVA offset 0: EADDRINUSE");
+	ASSERT_EQ(0, err);
+	for (i = 0; i < m.nsegs && i < PM_IMP_MAX_SEGS; i++)
+		ksft_print_msg("BAR2 {[0, +4 KiB), [32 KiB, +8 KiB)} segment %u: %#llx + %#llx\n",
+			       i, (unsigned long long)m.addr[i],
+			       (unsigned long long)m.seg_len[i]);
+	EXPECT_EQ(1, m.nsegs);
+	EXPECT_EQ(3 * PAGE, m.len);
+}
+
 TEST_F(vfio, only_revocable_peer2peer_importers_attach)
 {
 	int id;
@@ -500,6 +538,9 @@ TEST_F(vfio, closing_the_device_revokes_for_good)
 	EXPECT_EQ(0, st1.mapped);
 	err = imp_map(self, id, &m);
 	ksft_print_msg("map after close: %s\n", strerror(-err));
+	EXPECT_EQ(-ENODEV, err);
+	err = attach(self, self->buf, PM_IMP_DYNAMIC);
+	ksft_print_msg("attach after close: %s\n", err < 0 ? strerror(-err) : "attached");
 	EXPECT_EQ(-ENODEV, err);
 	/* the device opened again: the old buffer stays revoked, a new one maps */
 	self->v.device = ioctl(self->v.group, VFIO_GROUP_GET_DEVICE_FD, self->dev);
