@@ -110,7 +110,7 @@ $(B)/ksft/kselftest_harness.h: scripts/ksft-harness
 
 # examples_test drives the skeleton modules through their ioctl headers.
 EXAMPLE_HDR := $(wildcard examples/*/*.h)
-$(B)/guest/bin/pm-%: tests/guest/%.c tests/guest/harness.h tests/guest/util.h $(B)/ksft/kselftest_harness.h $(LIB_SRC) $(LIB_HDR) $(EXAMPLE_HDR)
+$(B)/guest/bin/pm-%: tests/guest/%.c tests/guest/harness.h tests/guest/util.h tests/guest/vfio.h $(B)/ksft/kselftest_harness.h $(LIB_SRC) $(LIB_HDR) $(EXAMPLE_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(GUEST_WARN) $(CFLAGS) -static -pthread $(INC) -Itests/guest -isystem $(B)/ksft -Itests/kmod \
 		$(addprefix -I,$(dir $(EXAMPLE_HDR))) $< $(LIB_SRC) -o $@
