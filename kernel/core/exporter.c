@@ -269,7 +269,10 @@ int peermap_req_add_pages(struct peermap_p2p_req *req, struct page **pages,
 }
 EXPORT_SYMBOL_GPL(peermap_req_add_pages);
 
-/* Sync the fallback pages of a peer piece in [at, at + len) of the mapping. */
+/*
+ * Sync what a peer piece holds in [at, at + len) of the mapping: its
+ * fallback pages, or a window's DMA mapping.
+ */
 void peermap_req_sync(struct peermap_p2p_req *req, u64 at, u64 len,
 		      bool for_device)
 {
@@ -277,6 +280,9 @@ void peermap_req_sync(struct peermap_p2p_req *req, u64 at, u64 len,
 
 	list_for_each_entry(s, &req->sgts, node)
 		peermap_dma_pages_sync(&s->dma, req->client, at, len, for_device);
+	/* a dma-buf window's piece: the attachment's mapping, kept mapped */
+	if (req->exp == &peermap_window_exporter && req->live)
+		peermap_window_sync(req, at, len, for_device);
 }
 
 /*

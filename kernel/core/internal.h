@@ -39,6 +39,8 @@ void peermap_ctl_exit(void);
 /* window.c: dma-buf import */
 extern struct peermap_exporter peermap_window_exporter;
 bool peermap_window_vma(const struct vm_area_struct *vma);
+void peermap_window_sync(struct peermap_p2p_req *req, u64 at, u64 len,
+			 bool for_device);
 long peermap_window_map(void __user *arg);
 long peermap_window_info(void __user *arg);
 int peermap_window_init(struct dentry *debugfs);

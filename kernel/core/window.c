@@ -54,8 +54,11 @@
  * the reservation lock).
  */
 struct pm_window {
-	/** @vm_ops: the window's VMAs'; wraps @exp_ops. */
-	struct vm_operations_struct vm_ops;
+	/**
+	 * @vm_ops: the window's VMAs'; wraps @exp_ops. One per window,
+	 * written once by pm_win_set_ops() before any VMA has it.
+	 */
+	const struct vm_operations_struct vm_ops;
 	/** @exp_ops: the dma-buf's mmap's vm_ops, or NULL. */
 	const struct vm_operations_struct *exp_ops;
 	/** @ref: each VMA, each attached piece, the making ioctl. */
@@ -113,6 +116,27 @@ struct pm_win_att {
 	struct sg_table *sgt;
 	/** @rv: the pieces built from @sgt, revoked before it is unmapped. */
 	struct peermap_revocable rv;
+};
+
+/**
+ * struct pm_win_piece - a piece of an importer's mapping answered by a window
+ *
+ * The request's priv, from p2p_map to p2p_unmap.
+ */
+struct pm_win_piece {
+	/** @win: a reference. */
+	struct pm_window *win;
+	/**
+	 * @sgt: the attachment's mapping the segments came from; not
+	 * unmapped before the piece is revoked.
+	 */
+	struct sg_table *sgt;
+	/** @at: the piece's first byte in the importer's mapping. */
+	u64 at;
+	/** @off: its first byte in the dma-buf. */
+	u64 off;
+	/** @len: bytes. */
+	u64 len;
 };
 
 /* Every window, for debugfs peermap/windows. */
@@ -281,6 +305,7 @@ static int pm_win_p2p_map(struct vm_area_struct *vma, unsigned long start,
 	struct dma_resv *resv = win->dmabuf->resv;
 	u64 off = pm_win_offset(win, vma, start);
 	u32 flags = PEERMAP_SEG_DMABUF;
+	struct pm_win_piece *piece;
 	struct pm_win_att *att;
 	struct sg_table *sgt;
 	long wait;
@@ -293,13 +318,20 @@ static int pm_win_p2p_map(struct vm_area_struct *vma, unsigned long start,
 	}
 	if (peermap_client_translated(req->client))
 		flags |= PEERMAP_SEG_IOVA;
+	piece = kzalloc(sizeof(*piece), GFP_KERNEL_ACCOUNT);
+	if (!piece)
+		return -ENOMEM;
 	att = pm_win_att_get(win, req->client);
-	if (IS_ERR(att))
+	if (IS_ERR(att)) {
+		kfree(piece);
 		return PTR_ERR(att);
+	}
 
 	ret = dma_resv_lock_interruptible(resv, NULL);
-	if (ret)
+	if (ret) {
+		kfree(piece);
 		return ret;
+	}
 	if (!att->sgt) {
 		sgt = dma_buf_map_attachment(att->attach, win->dir);
 		if (IS_ERR(sgt)) {
@@ -313,18 +345,25 @@ static int pm_win_p2p_map(struct vm_area_struct *vma, unsigned long start,
 		att->sgt = sgt;
 		atomic64_inc(&win->maps);
 	}
+	piece->at = req->pieces->mapped;
 	ret = pm_win_add(win, att->sgt, off, len, req, flags);
 	if (ret)
 		goto unlock;
+	piece->win = win;
+	piece->sgt = att->sgt;
+	piece->off = off;
+	piece->len = len;
 	/* Under the reservation lock: an invalidation finds the piece. */
 	peermap_req_attach(req, &att->rv);
 	kref_get(&win->ref);
 	atomic64_inc(&win->pieces);
-	req->priv = win;
+	req->priv = piece;
 unlock:
 	dma_resv_unlock(resv);
-	if (ret)
+	if (ret) {
+		kfree(piece);
 		return ret;
+	}
 	/*
 	 * A dynamic importer waits for the exporter's kernel fences (a move
 	 * in progress) before its device touches the memory.
@@ -334,6 +373,7 @@ unlock:
 	if (wait < 0) {
 		/* not live: no p2p_unmap; the core detaches the request */
 		req->priv = NULL;
+		kfree(piece);
 		atomic64_dec(&win->pieces);
 		pm_win_put(win);
 		return wait;
@@ -344,10 +384,60 @@ unlock:
 /* Under a mapping's lock, possibly: only a reference goes (see the top). */
 static void pm_win_p2p_unmap(struct peermap_p2p_req *req)
 {
-	struct pm_window *win = req->priv;
+	struct pm_win_piece *piece = req->priv;
+	struct pm_window *win = piece->win;
 
+	kfree(piece);
 	atomic64_dec(&win->pieces);
 	pm_win_put(win);
+}
+
+/**
+ * peermap_window_sync() - sync a window's piece of a mapping
+ * @req: a live request of the window exporter
+ * @at: first byte, in the mapping
+ * @len: bytes
+ * @for_device: towards the device, else towards the CPU
+ *
+ * The attachment's mapping stays mapped across an importer's transfers,
+ * so where the DMA layer bounces it (swiotlb) or the client is not cache
+ * coherent, the bytes cross only here: each of its DMA addresses that
+ * needs a sync (dma_need_sync(); peer MMIO never does) is synced for the
+ * client, as the importer's peermap_sync_range_*() asks. The mapping is
+ * the importer's from map to unmap, as dma-buf hands it over.
+ * Context: the importer holds off its invalidation; does not sleep.
+ */
+void peermap_window_sync(struct peermap_p2p_req *req, u64 at, u64 len,
+			 bool for_device)
+{
+	struct pm_win_piece *p = req->priv;
+	u64 pos = 0, start, end, s, e;
+	struct scatterlist *sg;
+	dma_addr_t addr;
+	unsigned int i;
+
+	start = max(at, p->at);
+	end = min(at + len, p->at + p->len);
+	if (start >= end)
+		return;
+	start = start - p->at + p->off;		/* in the dma-buf */
+	end = end - p->at + p->off;
+	for_each_sgtable_dma_sg(p->sgt, sg, i) {
+		s = max(start, pos);
+		e = min(end, pos + sg_dma_len(sg));
+		addr = sg_dma_address(sg) + (s - pos);
+		if (s < e && dma_need_sync(req->client, addr)) {
+			if (for_device)
+				dma_sync_single_for_device(req->client, addr,
+							   e - s, p->win->dir);
+			else
+				dma_sync_single_for_cpu(req->client, addr,
+							e - s, p->win->dir);
+		}
+		pos += sg_dma_len(sg);
+		if (pos >= end)
+			break;
+	}
 }
 
 /* The core's exporter of windows; not in the registry (no fixed vm_ops). */
@@ -415,9 +505,9 @@ static vm_fault_t pm_win_vm_fault(struct vm_fault *vmf)
 	atomic64_inc(&win->cpu_refused);
 	pr_info_ratelimited("%s[%d]: CPU access at %#lx of a window of dma-buf %s: SIGBUS (%s)\n",
 			    current->comm, task_pid_nr(current), vmf->address,
-			    win->dmabuf->exp_name,
-			    !win->cpu ? "no CPU mapping: PEERMAP_WINDOW_NOCPU, or the dma-buf has no mmap" :
-					"its exporter's mmap maps no page here");
+			    win->dmabuf->exp_name, win->cpu ?
+			    "its exporter's mmap maps no page here" :
+			    "no CPU mapping: PEERMAP_WINDOW_NOCPU, or the dma-buf has no mmap");
 	return VM_FAULT_SIGBUS;
 }
 
@@ -444,19 +534,18 @@ static int pm_win_vm_access(struct vm_area_struct *vma, unsigned long addr,
 static void pm_win_set_ops(struct pm_window *win)
 {
 	const struct vm_operations_struct *e = win->exp_ops;
-	struct vm_operations_struct *o = &win->vm_ops;
+	const struct vm_operations_struct ops = {
+		.open = pm_win_vm_open,
+		.close = pm_win_vm_close,
+		.may_split = pm_win_vm_may_split,
+		.mremap = pm_win_vm_mremap,
+		.fault = pm_win_vm_fault,
+		.page_mkwrite = e && e->page_mkwrite ? pm_win_vm_page_mkwrite : NULL,
+		.pfn_mkwrite = e && e->pfn_mkwrite ? pm_win_vm_pfn_mkwrite : NULL,
+		.access = e && e->access ? pm_win_vm_access : NULL,
+	};
 
-	o->open = pm_win_vm_open;
-	o->close = pm_win_vm_close;
-	o->may_split = pm_win_vm_may_split;
-	o->mremap = pm_win_vm_mremap;
-	o->fault = pm_win_vm_fault;
-	if (e && e->page_mkwrite)
-		o->page_mkwrite = pm_win_vm_page_mkwrite;
-	if (e && e->pfn_mkwrite)
-		o->pfn_mkwrite = pm_win_vm_pfn_mkwrite;
-	if (e && e->access)
-		o->access = pm_win_vm_access;
+	memcpy((void *)&win->vm_ops, &ops, sizeof(ops));
 }
 
 /*

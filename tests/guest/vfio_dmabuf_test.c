@@ -14,6 +14,7 @@
  * Each test binds the device to vfio-pci and gives it back to its driver.
  * What it sees is printed as "# " lines.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <setjmp.h>
 #include <sys/ioctl.h>
@@ -555,6 +556,244 @@ TEST_F(vfio, closing_the_device_revokes_for_good)
 	self->buf = (close(self->buf), fd);
 	id = attach_map(_metadata, self, self->buf, &m);
 	EXPECT_EQ(self->zen, id >= 0);
+}
+
+/*
+ * peermap's dma-buf import of the BAR: a window of this process that
+ * edu's peermap importer copies into, peer to peer, by the IOVA VFIO maps
+ * (Zen: through the host bridge). The window has no CPU access (VFIO's
+ * dma-buf has no mmap): the bytes are checked through VFIO's region mmap.
+ */
+static unsigned char *vfio_window(struct __test_metadata *_metadata,
+				  FIXTURE_DATA(vfio) *self)
+{
+	unsigned char *w = NULL;
+	unsigned int fl = 0;
+	int err;
+
+	err = pm_dmabuf_map_flags(self->buf, 0, BUF_SIZE, PROT_READ | PROT_WRITE, 0,
+				  (void **)&w, &fl);
+	EXPECT_EQ(0, err) TH_LOG("window of the VFIO dma-buf: %s", strerror(-err));
+	if (err)
+		return NULL;
+	/* no CPU access: VFIO's dma-buf has no mmap */
+	EXPECT_EQ(PEERMAP_WINDOW_WRITE, fl & (PEERMAP_WINDOW_CPU | PEERMAP_WINDOW_WRITE));
+	return w;
+}
+
+static struct peermap_dmabuf_info vinfo(struct __test_metadata *_metadata, void *w)
+{
+	struct peermap_dmabuf_info i;
+
+	EXPECT_EQ(0, pm_dmabuf_info(w, &i));
+	ksft_print_msg("window: exporter %s, %u attachment(s), maps %llu, revokes %llu, refusals %llu, pieces %llu, cpu_refused %llu\n",
+		       i.exporter, i.attachments, (unsigned long long)i.maps,
+		       (unsigned long long)i.revokes, (unsigned long long)i.refusals,
+		       (unsigned long long)i.pieces, (unsigned long long)i.cpu_refused);
+	return i;
+}
+
+static int edu_open_checked(struct __test_metadata *_metadata)
+{
+	int edu = pm_edu_open(0);
+
+	EXPECT_LE(0, edu) TH_LOG("peermap-edu0: %s", strerror(-edu));
+	return edu;
+}
+
+TEST_F(vfio, window_is_copied_into_by_edu)
+{
+	unsigned char *bar = pm_vfio_mmap_bar(&self->v, BUF_BAR, 0, BUF_SIZE);
+	unsigned char *src = ram(4 * PAGE), *dst = ram(4 * PAGE), *w;
+	struct peermap_seg *segs = NULL;
+	struct peermap_dmabuf_info i;
+	unsigned int nsegs = 0, k;
+	int edu, err;
+
+	ASSERT_NE(NULL, bar);
+	ASSERT_NE(NULL, src);
+	w = vfio_window(_metadata, self);
+	ASSERT_NE(NULL, w);
+	edu = edu_open_checked(_metadata);
+	ASSERT_LE(0, edu);
+	memset(bar, FILLER, BUF_SIZE);
+	fill(src, 4 * PAGE, 101);
+	err = pm_edu_copy(edu, w + PAGE, src, 4 * PAGE);
+	if (!self->zen) {
+		/* VFIO refuses the route: the copy says so, nothing written */
+		EXPECT_EQ(-EINVAL, err) TH_LOG("copy on a non-Zen CPU: %s", strerror(-err));
+		EXPECT_EQ(0, not_filler(bar, BUF_SIZE));
+		EXPECT_LE(1, vinfo(_metadata, w).refusals);
+		goto out;
+	}
+	ASSERT_EQ(0, err) TH_LOG("edu into the VFIO window: %s", strerror(-err));
+	EXPECT_EQ(0, differ(bar + PAGE, 4 * PAGE, 101));
+	EXPECT_EQ(0, not_filler(bar, PAGE));
+	EXPECT_EQ(0, not_filler(bar + 5 * PAGE, BUF_SIZE - 5 * PAGE));
+	/* and out of it */
+	fill(bar + 8 * PAGE, 4 * PAGE, 102);
+	ASSERT_EQ(0, pm_edu_copy(edu, dst, w + 8 * PAGE, 4 * PAGE));
+	EXPECT_EQ(0, differ(dst, 4 * PAGE, 102));
+
+	ASSERT_EQ(0, pm_edu_segments(edu, w, BUF_SIZE, PEERMAP_ACCESS_READ |
+				     PEERMAP_ACCESS_WRITE, &segs, &nsegs));
+	for (k = 0; k < nsegs; k++)
+		ksft_print_msg("segment %u: %#llx +%#llx flags %#x\n", k,
+			       (unsigned long long)segs[k].addr,
+			       (unsigned long long)segs[k].len, segs[k].flags);
+	EXPECT_EQ(1, nsegs);
+	if (nsegs)
+		EXPECT_EQ(PEERMAP_SEG_DMABUF | PEERMAP_SEG_WRITE | PEERMAP_SEG_IOVA,
+			  segs[0].flags);
+	free(segs);
+	i = vinfo(_metadata, w);
+	EXPECT_EQ(0, strcmp(i.exporter, "vfio_pci_core")) TH_LOG("exporter %s", i.exporter);
+	EXPECT_EQ(1, i.attachments);
+	EXPECT_EQ(1, i.maps);		/* one mapping for all three */
+	EXPECT_EQ(0, i.revokes);
+out:
+	EXPECT_EQ(0, pm_dmabuf_unmap(w, BUF_SIZE));
+	close(edu);
+	munmap(bar, BUF_SIZE);
+}
+
+struct vcopy {
+	int edu, err;
+	void *dst;
+	const void *src;
+	size_t len;
+	volatile int done;
+};
+
+static void *vcopy_run(void *arg)
+{
+	struct vcopy *c = arg;
+
+	c->err = pm_edu_copy(c->edu, c->dst, c->src, c->len);
+	c->done = 1;
+	return NULL;
+}
+
+/*
+ * VFIO revokes (memory decode off) while edu copies into the window: the
+ * importer stops first (the window's invalidate_mappings revokes the
+ * copy's mapping, which waits for the chunk in flight), the attachment is
+ * unmapped, the copy fails cleanly with VFIO's answer, and no byte lands
+ * after the revoke. Decode on: the next copy maps again.
+ */
+TEST_F_TIMEOUT(vfio, window_revoked_by_vfio_during_a_copy, 120)
+{
+	unsigned char *bar = pm_vfio_mmap_bar(&self->v, BUF_BAR, 0, BUF_SIZE);
+	unsigned char *src = ram(BUF_SIZE), *w;
+	struct peermap_dmabuf_info i0, i1, i2;
+	struct peermap_edu_stats s0, s1;
+	struct vcopy c = { 0 };
+	size_t k;
+	pthread_t t;
+	int edu, during;
+
+	if (!self->zen)
+		SKIP(return, "VFIO maps for edu through the host bridge only on a Zen CPU");
+	ASSERT_NE(NULL, bar);
+	w = vfio_window(_metadata, self);
+	ASSERT_NE(NULL, w);
+	edu = edu_open_checked(_metadata);
+	ASSERT_LE(0, edu);
+	memset(bar, FILLER, BUF_SIZE);
+	fill(src, BUF_SIZE, 111);
+	i0 = vinfo(_metadata, w);
+	ASSERT_EQ(0, pm_edu_stats(edu, &s0));
+	c = (struct vcopy){ .edu = edu, .dst = w, .src = src, .len = BUF_SIZE };
+	ASSERT_EQ(0, pthread_create(&t, NULL, vcopy_run, &c));
+	edu_wait_chunks(edu, s0.chunks + 2);
+	ASSERT_EQ(0, pm_vfio_set_decode(&self->v, 0));
+	during = !c.done;
+	i1 = vinfo(_metadata, w);
+	pthread_join(t, NULL);
+	ASSERT_EQ(0, pm_edu_stats(edu, &s1));
+	ksft_print_msg("copy of %d KiB: %s after %llu chunks; revoke while copying: %s\n",
+		       BUF_SIZE / 1024, c.err ? strerror(-c.err) : "done",
+		       (unsigned long long)(s1.chunks - s0.chunks), during ? "yes" : "no");
+	EXPECT_TRUE(during);
+	EXPECT_EQ(-ENODEV, c.err);
+	EXPECT_EQ(i0.revokes + 1, i1.revokes);
+	EXPECT_EQ(0, i1.pieces);
+	sleep(1);	/* a DMA after the revoke would land meanwhile */
+	ASSERT_EQ(0, pm_vfio_set_decode(&self->v, 1));
+	/* the chunks done before the revoke landed; nothing after them */
+	for (k = 0; k < BUF_SIZE; k++)
+		if (bar[k] != pat(111, k))
+			break;
+	ksft_print_msg("%zu bytes landed before the revoke (%llu chunks), the rest untouched: %s\n",
+		       k, (unsigned long long)(s1.chunks - s0.chunks),
+		       not_filler(bar + k, BUF_SIZE - k) ? "no" : "yes");
+	EXPECT_LT(0, k);
+	EXPECT_GT(BUF_SIZE, k);
+	EXPECT_EQ(0, not_filler(bar + k, BUF_SIZE - k));
+
+	/* decode on: VFIO un-revokes (one more invalidation); copies work */
+	i2 = vinfo(_metadata, w);
+	EXPECT_EQ(i1.revokes + 1, i2.revokes);
+	ASSERT_EQ(0, pm_edu_copy(edu, w + PAGE, src, PAGE));
+	EXPECT_EQ(0, differ(bar + PAGE, PAGE, 111));
+	EXPECT_LE(i2.maps + 1, vinfo(_metadata, w).maps);
+	EXPECT_EQ(0, pm_dmabuf_unmap(w, BUF_SIZE));
+	close(edu);
+	munmap(bar, BUF_SIZE);
+}
+
+/*
+ * A registration of the window (an RDMA MR, say) across VFIO's reset and
+ * the device's close: invalidated with PEERMAP_INVAL_REVOKE each time; after
+ * the reset it maps again, after the close VFIO refuses for good; the
+ * window ends cleanly either way and nothing is left.
+ */
+TEST_F(vfio, window_registration_across_reset_and_close)
+{
+	struct vfio_device_info di = { .argsz = sizeof(di) };
+	unsigned char *src = ram(PAGE), *w;
+	struct peermap_edu_reg_info ri;
+	struct peermap_dmabuf_info i0, i1;
+	uint64_t id;
+	int edu, err;
+
+	if (!self->zen)
+		SKIP(return, "VFIO maps for edu through the host bridge only on a Zen CPU");
+	ASSERT_EQ(0, ioctl(self->v.device, VFIO_DEVICE_GET_INFO, &di));
+	w = vfio_window(_metadata, self);
+	ASSERT_NE(NULL, w);
+	edu = edu_open_checked(_metadata);
+	ASSERT_LE(0, edu);
+	ASSERT_EQ(0, pm_edu_register(edu, w, BUF_SIZE, PEERMAP_ACCESS_READ |
+				     PEERMAP_ACCESS_WRITE, 0, &id));
+	i0 = vinfo(_metadata, w);
+	EXPECT_EQ(1, i0.pieces);
+	if (di.flags & VFIO_DEVICE_FLAGS_RESET) {
+		ASSERT_EQ(0, pm_vfio_reset(&self->v));
+		ASSERT_EQ(0, pm_edu_reg_info(edu, id, &ri));
+		EXPECT_EQ(PEERMAP_INVAL_REVOKE, ri.last_reason);
+		EXPECT_EQ(1, ri.invalidations);
+		i1 = vinfo(_metadata, w);
+		EXPECT_EQ(i0.revokes + 2, i1.revokes);	/* revoke, un-revoke */
+		EXPECT_EQ(0, i1.pieces);
+		fill(src, PAGE, 121);
+		EXPECT_EQ(0, pm_edu_copy(edu, w, src, PAGE));
+		ASSERT_EQ(0, pm_edu_reg_info(edu, id, &ri));
+		EXPECT_EQ(1, ri.valid);
+	}
+	i0 = vinfo(_metadata, w);
+	pm_vfio_close_device(&self->v);
+	ASSERT_EQ(0, pm_edu_reg_info(edu, id, &ri));
+	EXPECT_EQ(0, ri.valid);
+	EXPECT_EQ(PEERMAP_INVAL_REVOKE, ri.last_reason);
+	i1 = vinfo(_metadata, w);
+	EXPECT_EQ(i0.revokes + 1, i1.revokes);
+	err = pm_edu_copy(edu, w, src, PAGE);
+	ksft_print_msg("copy after the device's close: %s\n", strerror(-err));
+	EXPECT_EQ(-ENODEV, err);
+	EXPECT_EQ(0, pm_edu_unregister(edu, id));
+	EXPECT_EQ(0, pm_dmabuf_unmap(w, BUF_SIZE));
+	close(edu);
 }
 
 TEST_HARNESS_MAIN
