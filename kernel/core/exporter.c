@@ -101,10 +101,6 @@ struct peermap_exporter *peermap_exporter_get(struct vm_area_struct *vma)
 
 	if (!vma->vm_ops)
 		return NULL;
-	if (peermap_window_vma(vma)) {
-		__module_get(THIS_MODULE);	/* the core's own, window.c */
-		return &peermap_window_exporter;
-	}
 	rcu_read_lock();
 	list_for_each_entry_rcu(e, &peermap_exporters, node) {
 		if (e->vm_ops == vma->vm_ops && try_module_get(e->owner)) {
@@ -269,10 +265,7 @@ int peermap_req_add_pages(struct peermap_p2p_req *req, struct page **pages,
 }
 EXPORT_SYMBOL_GPL(peermap_req_add_pages);
 
-/*
- * Sync what a peer piece holds in [at, at + len) of the mapping: its
- * fallback pages, or a window's DMA mapping.
- */
+/* Sync the fallback pages of a peer piece in [at, at + len) of the mapping. */
 void peermap_req_sync(struct peermap_p2p_req *req, u64 at, u64 len,
 		      bool for_device)
 {
@@ -280,9 +273,6 @@ void peermap_req_sync(struct peermap_p2p_req *req, u64 at, u64 len,
 
 	list_for_each_entry(s, &req->sgts, node)
 		peermap_dma_pages_sync(&s->dma, req->client, at, len, for_device);
-	/* a dma-buf window's piece: the attachment's mapping, kept mapped */
-	if (req->exp == &peermap_window_exporter && req->live)
-		peermap_window_sync(req, at, len, for_device);
 }
 
 /*

@@ -6,9 +6,10 @@
  *
  * A mapping is resolved ("built") without locks held around allocations:
  * the range is walked VMA by VMA under the mmap lock; registered device
- * VMAs are resolved by their exporter (DMA addresses only, no struct
- * page), ordinary memory is pinned long-term or, on demand, faulted with
- * hmm_range_fault(); everything is DMA-mapped for the client. The result
+ * VMAs and dma-buf windows (window.c) are resolved by their exporter
+ * (DMA addresses only, no struct page), ordinary memory is pinned
+ * long-term or, on demand, faulted with hmm_range_fault(); everything is
+ * DMA-mapped for the client. The result
  * is then installed under the mapping's lock, unless an invalidation came
  * in meanwhile (the mmu notifier's sequence count, or an exporter's revoke
  * count, moved): then it is undone and built again.
@@ -290,6 +291,19 @@ static int map_peer(struct pm_map *m, struct peermap_pieces *b,
 	return 0;
 }
 
+/*
+ * The exporter of @vma with a module reference, or NULL for RAM: a dma-buf
+ * window's is the core's own (window.c), the others are registered.
+ */
+static struct peermap_exporter *vma_exporter(struct vm_area_struct *vma)
+{
+	if (peermap_window_vma(vma)) {
+		__module_get(THIS_MODULE);
+		return &peermap_window_exporter;
+	}
+	return peermap_exporter_get(vma);
+}
+
 /* Why a VMA cannot be mapped for @access, as an errno (0 if it can). */
 static int vma_refuses(struct pm_map *m, struct vm_area_struct *vma,
 		       unsigned long addr, bool peer)
@@ -341,7 +355,7 @@ static int build(struct pm_map *m, struct peermap_pieces *b, unsigned long seq)
 			break;
 		}
 		piece_end = min(end, vma->vm_end);
-		exp = peermap_exporter_get(vma);
+		exp = vma_exporter(vma);
 		ret = vma_refuses(m, vma, cur, !!exp);
 		if (ret) {
 			if (exp)
@@ -480,8 +494,12 @@ static void pm_sync(struct peermap_mapping *map, u64 at, u64 len,
 	len = min_t(u64, len, map->len - at);
 	list_for_each_entry(rp, &m->cur.ram, node)
 		peermap_dma_pages_sync(&rp->dma, map->client, at, len, for_device);
-	list_for_each_entry(req, &m->cur.peers, node)
+	list_for_each_entry(req, &m->cur.peers, node) {
 		peermap_req_sync(req, at, len, for_device);
+		/* a window's piece: the attachment's mapping, kept mapped */
+		if (req->exp == &peermap_window_exporter)
+			peermap_window_sync(req, at, len, for_device);
+	}
 }
 
 /**
