@@ -215,25 +215,31 @@ int peermap_dma_pages_map(struct peermap_dma_pages *dp, struct device *client,
 	return 0;
 }
 
-/* Sync [addr, addr + len) of one DMA segment of @dp. */
-static void dma_pages_sync_one(struct peermap_dma_pages *dp,
-			       struct device *client, dma_addr_t addr, u64 len,
-			       bool for_device)
+/**
+ * peermap_dma_sync() - sync [addr, addr + len) of a streaming DMA mapping
+ * @client: the device it is mapped for
+ * @addr: first byte's DMA address
+ * @len: bytes
+ * @dir: the mapping's direction
+ * @by_page: the range may join separate mappings at page boundaries (an
+ *	     IOMMU joining pages that are apart in memory, bounce buffers of
+ *	     several pages of a dma-buf's table): sync each page on its own
+ * @for_device: towards the device, else towards the CPU
+ */
+void peermap_dma_sync(struct device *client, dma_addr_t addr, u64 len,
+		      enum dma_data_direction dir, bool by_page,
+		      bool for_device)
 {
 	u64 n;
 
 	while (len) {
 		n = len;
-		/*
-		 * Behind an IOMMU one segment may join pages that are apart
-		 * in memory: the sync is done page by page there.
-		 */
-		if (dp->translated)
+		if (by_page)
 			n = min_t(u64, len, PAGE_SIZE - offset_in_page(addr));
 		if (for_device)
-			dma_sync_single_for_device(client, addr, n, dp->dir);
+			dma_sync_single_for_device(client, addr, n, dir);
 		else
-			dma_sync_single_for_cpu(client, addr, n, dp->dir);
+			dma_sync_single_for_cpu(client, addr, n, dir);
 		addr += n;
 		len -= n;
 	}
@@ -259,9 +265,9 @@ void peermap_dma_pages_sync(struct peermap_dma_pages *dp,
 		start = max(pos, at);
 		end = min(pos + sg_dma_len(sg), at + len);
 		if (start < end)
-			dma_pages_sync_one(dp, client,
-					   sg_dma_address(sg) + (start - pos),
-					   end - start, for_device);
+			peermap_dma_sync(client, sg_dma_address(sg) + (start - pos),
+					 end - start, dp->dir, dp->translated,
+					 for_device);
 		pos += sg_dma_len(sg);
 		if (pos >= at + len)
 			break;

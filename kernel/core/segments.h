@@ -56,6 +56,9 @@ int peermap_pieces_append(struct peermap_pieces *p, dma_addr_t addr, u64 len,
 int peermap_dma_pages_map(struct peermap_dma_pages *dp, struct device *client,
 			  u32 access, u32 flags, struct peermap_pieces *p,
 			  struct page **pages, unsigned long offset, u64 len);
+void peermap_dma_sync(struct device *client, dma_addr_t addr, u64 len,
+		      enum dma_data_direction dir, bool by_page,
+		      bool for_device);
 void peermap_dma_pages_sync(struct peermap_dma_pages *dp,
 			    struct device *client, u64 at, u64 len,
 			    bool for_device);

@@ -426,14 +426,13 @@ void peermap_window_sync(struct peermap_p2p_req *req, u64 at, u64 len,
 		s = max(start, pos);
 		e = min(end, pos + sg_dma_len(sg));
 		addr = sg_dma_address(sg) + (s - pos);
-		if (s < e && dma_need_sync(req->client, addr)) {
-			if (for_device)
-				dma_sync_single_for_device(req->client, addr,
-							   e - s, p->win->dir);
-			else
-				dma_sync_single_for_cpu(req->client, addr,
-							e - s, p->win->dir);
-		}
+		/*
+		 * An entry may join bounce buffers of several pages (an
+		 * exporter merging what it mapped page by page): by page.
+		 */
+		if (s < e && dma_need_sync(req->client, addr))
+			peermap_dma_sync(req->client, addr, e - s, p->win->dir,
+					 true, for_device);
 		pos += sg_dma_len(sg);
 		if (pos >= end)
 			break;
