@@ -6,18 +6,23 @@
  * is the window's exporter: a peermap_map() of a range holding a window
  * resolves that piece through a dynamic, peer2peer attachment of the
  * dma-buf for the importer's device, one per client device, mapped under
- * the reservation lock and kept until the dma-buf's exporter invalidates
- * it or the window goes.
+ * the reservation lock and kept while pieces use it and the dma-buf's
+ * exporter does not invalidate it. An attachment no piece uses is
+ * unmapped and detached by a work item, which a driver unbinding from a
+ * PCI device waits for: nothing stays mapped for a device that went, and
+ * kernels that pin every mapped buffer (before 7.1) pin it no longer
+ * than importers use it.
  *
  * Lock order (lockdep checks it on the debug kernel):
  *   build_lock -> mmap_lock -> win->lock -> dma_resv -> allocations
  *   dma_resv -> att->rv.revoke_lock -> mapping lock -> importer's lock
+ *   mmap_lock (write, mprotect) -> win->lock -> att->rv.revoke_lock
  * The dma-buf's exporter calls invalidate_mappings (move_notify before
  * 7.1) with the reservation lock held: it revokes with peermap_revoke(),
  * which sleeps and takes mapping locks, then unmaps the attachment. So
- * nothing here takes the reservation lock under a mapping lock: p2p_unmap,
- * which runs under one, only drops a reference, and the last reference is
- * dropped in a work item.
+ * nothing here takes the reservation lock or win->lock under a mapping
+ * lock: p2p_unmap, which runs under one, only drops counts and queues
+ * work.
  *
  * CPU access: the window's VMA is the dma-buf's own mmap (dma_buf_mmap()),
  * the core's vm_ops wrapped around the exporter's, so a CPU load or store
@@ -35,9 +40,11 @@
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/module.h>
+#include <linux/pci.h>
 #include <linux/sched/signal.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/swiotlb.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
 
@@ -88,6 +95,14 @@ struct pm_window {
 	struct list_head node;
 	/** @release: frees the window off the paths that cannot. */
 	struct work_struct release;
+	/**
+	 * @idle: unmaps and detaches attachments no piece uses, a little
+	 * later (back-to-back transfers reuse them); holds a window
+	 * reference while queued.
+	 */
+	struct delayed_work idle;
+	/** @reap_node: pm_win_reap_all()'s, under its mutex. */
+	struct list_head reap_node;
 	/** @maps: attachment mappings made. */
 	atomic64_t maps;
 	/** @revokes: invalidations by the dma-buf's exporter. */
@@ -116,6 +131,11 @@ struct pm_win_att {
 	struct sg_table *sgt;
 	/** @rv: the pieces built from @sgt, revoked before it is unmapped. */
 	struct peermap_revocable rv;
+	/**
+	 * @pieces: live pieces using it; raised under win->lock and the
+	 * reservation lock, so the idle work sees no new user coming.
+	 */
+	atomic_t pieces;
 };
 
 /**
@@ -126,6 +146,13 @@ struct pm_win_att {
 struct pm_win_piece {
 	/** @win: a reference. */
 	struct pm_window *win;
+	/** @att: counts the piece in its @pieces. */
+	struct pm_win_att *att;
+	/**
+	 * @bounce: the client's streaming DMA is forced through bounce
+	 * buffers (swiotlb): its RAM entries need syncs.
+	 */
+	bool bounce;
 	/**
 	 * @sgt: the attachment's mapping the segments came from; not
 	 * unmapped before the piece is revoked.
@@ -153,23 +180,39 @@ static struct workqueue_struct *pm_win_wq;
  */
 static struct lock_class_key pm_win_revoke_key;
 
-static void pm_win_release_work(struct work_struct *work)
+/*
+ * Unmap and detach the attachments no piece uses (all of them when the
+ * window goes). Under win->lock: no piece can start using one meanwhile.
+ */
+static void pm_win_reap(struct pm_window *win)
 {
-	struct pm_window *win = container_of(work, struct pm_window, release);
 	struct dma_resv *resv = win->dmabuf->resv;
 	struct pm_win_att *att, *tmp;
 
+	mutex_lock(&win->lock);
 	list_for_each_entry_safe(att, tmp, &win->atts, node) {
+		if (atomic_read(&att->pieces))
+			continue;
 		dma_resv_lock(resv, NULL);
 		if (att->sgt)
 			dma_buf_unmap_attachment(att->attach, att->sgt, win->dir);
 		att->sgt = NULL;
 		dma_resv_unlock(resv);
+		/* off the dma-buf's list: no invalidation reaches it after */
 		dma_buf_detach(win->dmabuf, att->attach);
 		put_device(att->client);
 		list_del(&att->node);
 		kfree(att);
 	}
+	mutex_unlock(&win->lock);
+}
+
+static void pm_win_release_work(struct work_struct *work)
+{
+	struct pm_window *win = container_of(work, struct pm_window, release);
+
+	pm_win_reap(win);	/* no piece is left: every attachment */
+	WARN_ON(!list_empty(&win->atts));
 	spin_lock(&pm_windows_lock);
 	list_del(&win->node);
 	spin_unlock(&pm_windows_lock);
@@ -190,6 +233,26 @@ static void pm_win_kref_release(struct kref *ref)
 static void pm_win_put(struct pm_window *win)
 {
 	kref_put(&win->ref, pm_win_kref_release);
+}
+
+/* How long an attachment no piece uses stays, for the next transfer. */
+#define PM_WIN_IDLE_DELAY	HZ
+
+static void pm_win_idle_work(struct work_struct *work)
+{
+	struct pm_window *win = container_of(to_delayed_work(work),
+					     struct pm_window, idle);
+
+	pm_win_reap(win);
+	pm_win_put(win);	/* the queued work's */
+}
+
+/* An attachment may be unused: reap it soon. The caller holds a reference. */
+static void pm_win_idle(struct pm_window *win)
+{
+	kref_get(&win->ref);
+	if (!queue_delayed_work(pm_win_wq, &win->idle, PM_WIN_IDLE_DELAY))
+		pm_win_put(win);	/* queued already, with its own */
 }
 
 /*
@@ -215,22 +278,20 @@ static const struct dma_buf_attach_ops pm_win_attach_ops = {
 	.PM_DMABUF_INVALIDATE = pm_win_invalidate,
 };
 
-/* The window's attachment for @client, made on first use. */
+/* The window's attachment for @client, made if none; under win->lock. */
 static struct pm_win_att *pm_win_att_get(struct pm_window *win,
 					 struct device *client)
 {
 	struct dma_buf_attachment *attach;
 	struct pm_win_att *att;
 
-	mutex_lock(&win->lock);
+	lockdep_assert_held(&win->lock);
 	list_for_each_entry(att, &win->atts, node)
 		if (att->client == client)
-			goto out;
+			return att;
 	att = kzalloc(sizeof(*att), GFP_KERNEL_ACCOUNT);
-	if (!att) {
-		att = ERR_PTR(-ENOMEM);
-		goto out;
-	}
+	if (!att)
+		return ERR_PTR(-ENOMEM);
 	att->win = win;
 	peermap_revocable_init(&att->rv);
 	lockdep_set_class(&att->rv.revoke_lock, &pm_win_revoke_key);
@@ -242,15 +303,35 @@ static struct pm_win_att *pm_win_att_get(struct pm_window *win,
 				     win->dmabuf->exp_name, PTR_ERR(attach),
 				     PTR_ERR(attach) == -ENODEV ? " (revoked?)" : "");
 		kfree(att);
-		att = ERR_CAST(attach);
-		goto out;
+		return ERR_CAST(attach);
 	}
 	att->attach = attach;
 	att->client = get_device(client);
 	list_add_tail(&att->node, &win->atts);
-out:
-	mutex_unlock(&win->lock);
 	return att;
+}
+
+/* Map @att if it is not; under the reservation lock. */
+static int pm_win_att_map(struct pm_window *win, struct pm_win_att *att)
+{
+	struct sg_table *sgt;
+	int ret;
+
+	dma_resv_assert_held(win->dmabuf->resv);
+	if (att->sgt)
+		return 0;
+	sgt = dma_buf_map_attachment(att->attach, win->dir);
+	if (IS_ERR(sgt)) {
+		ret = PTR_ERR(sgt);
+		atomic64_inc(&win->refusals);
+		dev_info_ratelimited(att->client, "dma-buf window: exporter %s refused to map: %d%s\n",
+				     win->dmabuf->exp_name, ret,
+				     ret == -ENODEV ? " (revoked)" : "");
+		return ret;
+	}
+	att->sgt = sgt;
+	atomic64_inc(&win->maps);
+	return 0;
 }
 
 /* Segments of [off, off + len) of the dma-buf, from its DMA mapping. */
@@ -280,8 +361,8 @@ static int pm_win_add(struct pm_window *win, struct sg_table *sgt, u64 off,
 		}
 		pos += slen;
 	}
-	dev_warn(req->client, "dma-buf window: exporter %s mapped %llu bytes, window needs up to %llu\n",
-		 win->dmabuf->exp_name, pos, off + len);
+	dev_warn_ratelimited(req->client, "dma-buf window: exporter %s mapped %llu bytes, window needs up to %llu\n",
+			     win->dmabuf->exp_name, pos, off + len);
 	return -EIO;
 }
 
@@ -307,7 +388,6 @@ static int pm_win_p2p_map(struct vm_area_struct *vma, unsigned long start,
 	u32 flags = PEERMAP_SEG_DMABUF;
 	struct pm_win_piece *piece;
 	struct pm_win_att *att;
-	struct sg_table *sgt;
 	long wait;
 	int ret;
 
@@ -321,72 +401,74 @@ static int pm_win_p2p_map(struct vm_area_struct *vma, unsigned long start,
 	piece = kzalloc(sizeof(*piece), GFP_KERNEL_ACCOUNT);
 	if (!piece)
 		return -ENOMEM;
+	ret = mutex_lock_killable(&win->lock);
+	if (ret)
+		goto out_free;
 	att = pm_win_att_get(win, req->client);
 	if (IS_ERR(att)) {
-		kfree(piece);
-		return PTR_ERR(att);
+		ret = PTR_ERR(att);
+		goto out_unlock;
 	}
-
-	ret = dma_resv_lock_interruptible(resv, NULL);
-	if (ret) {
-		kfree(piece);
-		return ret;
-	}
-	if (!att->sgt) {
-		sgt = dma_buf_map_attachment(att->attach, win->dir);
-		if (IS_ERR(sgt)) {
-			ret = PTR_ERR(sgt);
-			atomic64_inc(&win->refusals);
-			dev_info_ratelimited(req->client, "dma-buf window: exporter %s refused to map: %d%s\n",
-					     win->dmabuf->exp_name, ret,
-					     ret == -ENODEV ? " (revoked)" : "");
-			goto unlock;
+	for (;;) {
+		ret = dma_resv_lock_interruptible(resv, NULL);
+		if (ret)
+			goto out_idle;
+		ret = pm_win_att_map(win, att);
+		if (ret)
+			goto out_resv;
+		/*
+		 * A dynamic importer obeys the exporter's write and kernel
+		 * (move) fences before its device touches the memory. The
+		 * piece is attached only once they are signalled, so no error
+		 * path leaves it attached.
+		 */
+		if (dma_resv_test_signaled(resv, DMA_RESV_USAGE_WRITE))
+			break;
+		dma_resv_unlock(resv);
+		wait = dma_resv_wait_timeout(resv, DMA_RESV_USAGE_WRITE, true,
+					     MAX_SCHEDULE_TIMEOUT);
+		if (wait < 0) {
+			ret = wait;
+			goto out_idle;
 		}
-		att->sgt = sgt;
-		atomic64_inc(&win->maps);
 	}
 	piece->at = req->pieces->mapped;
 	ret = pm_win_add(win, att->sgt, off, len, req, flags);
 	if (ret)
-		goto unlock;
+		goto out_resv;
 	piece->win = win;
+	piece->att = att;
+	piece->bounce = is_swiotlb_force_bounce(req->client);
 	piece->sgt = att->sgt;
 	piece->off = off;
 	piece->len = len;
 	/* Under the reservation lock: an invalidation finds the piece. */
 	peermap_req_attach(req, &att->rv);
 	kref_get(&win->ref);
+	atomic_inc(&att->pieces);
 	atomic64_inc(&win->pieces);
 	req->priv = piece;
-unlock:
+	piece = NULL;
+out_resv:
 	dma_resv_unlock(resv);
-	if (ret) {
-		kfree(piece);
-		return ret;
-	}
-	/*
-	 * A dynamic importer waits for the exporter's kernel fences (a move
-	 * in progress) before its device touches the memory.
-	 */
-	wait = dma_resv_wait_timeout(resv, DMA_RESV_USAGE_KERNEL, true,
-				     MAX_SCHEDULE_TIMEOUT);
-	if (wait < 0) {
-		/* not live: no p2p_unmap; the core detaches the request */
-		req->priv = NULL;
-		kfree(piece);
-		atomic64_dec(&win->pieces);
-		pm_win_put(win);
-		return wait;
-	}
-	return 0;
+out_idle:
+	if (!atomic_read(&att->pieces))
+		pm_win_idle(win);	/* an attachment no piece uses goes */
+out_unlock:
+	mutex_unlock(&win->lock);
+out_free:
+	kfree(piece);
+	return ret;
 }
 
-/* Under a mapping's lock, possibly: only a reference goes (see the top). */
+/* Under a mapping's lock, possibly: counts and work only (see the top). */
 static void pm_win_p2p_unmap(struct peermap_p2p_req *req)
 {
 	struct pm_win_piece *piece = req->priv;
 	struct pm_window *win = piece->win;
 
+	if (atomic_dec_and_test(&piece->att->pieces))
+		pm_win_idle(win);
 	kfree(piece);
 	atomic64_dec(&win->pieces);
 	pm_win_put(win);
@@ -400,11 +482,15 @@ static void pm_win_p2p_unmap(struct peermap_p2p_req *req)
  * @for_device: towards the device, else towards the CPU
  *
  * The attachment's mapping stays mapped across an importer's transfers,
- * so where the DMA layer bounces it (swiotlb) or the client is not cache
- * coherent, the bytes cross only here: each of its DMA addresses that
- * needs a sync (dma_need_sync(); peer MMIO never does) is synced for the
- * client, as the importer's peermap_sync_range_*() asks. The mapping is
- * the importer's from map to unmap, as dma-buf hands it over.
+ * so where the DMA layer forces the client's streaming DMA through bounce
+ * buffers (swiotlb=force, confidential guests) the bytes cross only when
+ * synced: the entries that are RAM (bounce buffers) are synced for the
+ * client, as the importer's peermap_sync_range_*() asks; device memory
+ * never is (a sync of MMIO is wrong, and DMA-API debug says so). Forced
+ * bouncing is dma-direct, where a DMA address is the physical one (no bus
+ * offset on x86). Other CPU coherency of a dma-buf is its exporter's
+ * (DMA_BUF_IOCTL_SYNC), as for every dma-buf importer. The mapping is the
+ * importer's from map to unmap, as dma-buf hands it over.
  * Context: the importer holds off its invalidation; does not sleep.
  */
 void peermap_window_sync(struct peermap_p2p_req *req, u64 at, u64 len,
@@ -416,6 +502,8 @@ void peermap_window_sync(struct peermap_p2p_req *req, u64 at, u64 len,
 	dma_addr_t addr;
 	unsigned int i;
 
+	if (!p->bounce)
+		return;
 	start = max(at, p->at);
 	end = min(at + len, p->at + p->len);
 	if (start >= end)
@@ -430,7 +518,7 @@ void peermap_window_sync(struct peermap_p2p_req *req, u64 at, u64 len,
 		 * An entry may join bounce buffers of several pages (an
 		 * exporter merging what it mapped page by page): by page.
 		 */
-		if (s < e && dma_need_sync(req->client, addr))
+		if (s < e && page_is_ram(PHYS_PFN(addr)))
 			peermap_dma_sync(req->client, addr, e - s, p->win->dir,
 					 true, for_device);
 		pos += sg_dma_len(sg);
@@ -495,6 +583,32 @@ static int pm_win_vm_mremap(struct vm_area_struct *vma)
 	       win->exp_ops->mremap(vma) : 0;
 }
 
+/*
+ * Access taken away from a window's VMA: its importers stop now. The mmu
+ * notifier may not see it: a window the CPU never touched (or cannot)
+ * has no page tables for mprotect to change.
+ */
+static int pm_win_vm_mprotect(struct vm_area_struct *vma, unsigned long start,
+			      unsigned long end, unsigned long newflags)
+{
+	struct pm_window *win = pm_window_of(vma);
+	struct pm_win_att *att;
+	int ret;
+
+	if (win->exp_ops && win->exp_ops->mprotect) {
+		ret = win->exp_ops->mprotect(vma, start, end, newflags);
+		if (ret)
+			return ret;
+	}
+	if (!(vma->vm_flags & ~newflags & (VM_READ | VM_WRITE)))
+		return 0;
+	mutex_lock(&win->lock);
+	list_for_each_entry(att, &win->atts, node)
+		peermap_revoke(&att->rv, PEERMAP_INVAL_PROTECT);
+	mutex_unlock(&win->lock);
+	return 0;
+}
+
 static vm_fault_t pm_win_vm_fault(struct vm_fault *vmf)
 {
 	struct pm_window *win = pm_window_of(vmf->vma);
@@ -538,6 +652,7 @@ static void pm_win_set_ops(struct pm_window *win)
 		.close = pm_win_vm_close,
 		.may_split = pm_win_vm_may_split,
 		.mremap = pm_win_vm_mremap,
+		.mprotect = pm_win_vm_mprotect,
 		.fault = pm_win_vm_fault,
 		.page_mkwrite = e && e->page_mkwrite ? pm_win_vm_page_mkwrite : NULL,
 		.pfn_mkwrite = e && e->pfn_mkwrite ? pm_win_vm_pfn_mkwrite : NULL,
@@ -650,6 +765,7 @@ long peermap_window_map(void __user *arg)
 	mutex_init(&win->lock);
 	INIT_LIST_HEAD(&win->atts);
 	INIT_WORK(&win->release, pm_win_release_work);
+	INIT_DELAYED_WORK(&win->idle, pm_win_idle_work);
 	__module_get(THIS_MODULE);	/* the VMAs' ops are this module's */
 	spin_lock(&pm_windows_lock);
 	list_add_tail(&win->node, &pm_windows);
@@ -747,16 +863,67 @@ static int windows_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(windows);
 
+/* Serialises pm_win_reap_all(): protects pm_window.reap_node. */
+static DEFINE_MUTEX(pm_win_reap_lock);
+
+/* Detach every attachment no piece uses, of every window, now. */
+static void pm_win_reap_all(void)
+{
+	struct pm_window *win, *tmp;
+	LIST_HEAD(todo);
+
+	mutex_lock(&pm_win_reap_lock);
+	spin_lock(&pm_windows_lock);
+	list_for_each_entry(win, &pm_windows, node)
+		if (kref_get_unless_zero(&win->ref))
+			list_add_tail(&win->reap_node, &todo);
+	spin_unlock(&pm_windows_lock);
+	list_for_each_entry_safe(win, tmp, &todo, reap_node) {
+		pm_win_reap(win);
+		list_del(&win->reap_node);
+		pm_win_put(win);
+	}
+	mutex_unlock(&pm_win_reap_lock);
+	flush_workqueue(pm_win_wq);	/* windows being released */
+}
+
+/*
+ * A PCI driver let go of its device (an importer's mappings are gone by
+ * then): the window attachments left for it are detached before anyone
+ * looks, as DMA-API debug does right after (hence the priority), and
+ * before the device may go away.
+ */
+static int pm_win_pci_notify(struct notifier_block *nb, unsigned long action,
+			     void *data)
+{
+	if (action == BUS_NOTIFY_UNBOUND_DRIVER || action == BUS_NOTIFY_DEL_DEVICE)
+		pm_win_reap_all();
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block pm_win_pci_nb = {
+	.notifier_call = pm_win_pci_notify,
+	.priority = 1,
+};
+
 int peermap_window_init(struct dentry *debugfs)
 {
+	int ret;
+
 	pm_win_wq = alloc_workqueue("peermap_window", WQ_UNBOUND, 0);
 	if (!pm_win_wq)
 		return -ENOMEM;
+	ret = bus_register_notifier(&pci_bus_type, &pm_win_pci_nb);
+	if (ret) {
+		destroy_workqueue(pm_win_wq);
+		return ret;
+	}
 	debugfs_create_file("windows", 0444, debugfs, NULL, &windows_fops);
 	return 0;
 }
 
 void peermap_window_exit(void)
 {
+	bus_unregister_notifier(&pci_bus_type, &pm_win_pci_nb);
 	destroy_workqueue(pm_win_wq);	/* drains: no window is left */
 }

@@ -470,6 +470,33 @@ TEST_F(vfio, reset_revokes_and_gives_back)
 	EXPECT_EQ(self->zen ? 0 : -EINVAL, err);
 }
 
+/*
+ * After VFIO revoked (@what): the importer was told once and has unmapped,
+ * and VFIO refuses to map or attach it. The importer's status then.
+ */
+static struct pm_imp_status revoked(struct __test_metadata *_metadata,
+				    FIXTURE_DATA(vfio) *self, int id,
+				    struct pm_imp_status st0, const char *what)
+{
+	struct pm_imp_status st1 = status(self, id);
+	struct pm_imp_map m;
+	int err;
+
+	ksft_print_msg("%s: move_notify %llu -> %llu, mapped %u -> %u\n", what,
+		       (unsigned long long)st0.invalidations,
+		       (unsigned long long)st1.invalidations, st0.mapped, st1.mapped);
+	EXPECT_EQ(st0.invalidations + 1, st1.invalidations);
+	EXPECT_EQ(0, st1.mapped);
+	err = imp_map(self, id, &m);
+	ksft_print_msg("map after %s: %s\n", what, strerror(-err));
+	EXPECT_EQ(-ENODEV, err);
+	err = attach(self, self->buf, PM_IMP_DYNAMIC);
+	ksft_print_msg("attach after %s: %s\n", what,
+		       err < 0 ? strerror(-err) : "attached");
+	EXPECT_EQ(-ENODEV, err);
+	return st1;
+}
+
 TEST_F(vfio, decode_off_revokes_until_on)
 {
 	struct pm_imp_status st0, st1, st2;
@@ -482,18 +509,7 @@ TEST_F(vfio, decode_off_revokes_until_on)
 	ASSERT_LE(0, id);
 	st0 = status(self, id);
 	ASSERT_EQ(0, pm_vfio_set_decode(&self->v, 0));
-	st1 = status(self, id);
-	ksft_print_msg("decode off: move_notify %llu -> %llu, mapped %u -> %u\n",
-		       (unsigned long long)st0.invalidations,
-		       (unsigned long long)st1.invalidations, st0.mapped, st1.mapped);
-	EXPECT_EQ(st0.invalidations + 1, st1.invalidations);
-	EXPECT_EQ(0, st1.mapped);
-	err = imp_map(self, id, &m);
-	ksft_print_msg("map while off: %s\n", strerror(-err));
-	EXPECT_EQ(-ENODEV, err);
-	err = attach(self, self->buf, PM_IMP_DYNAMIC);
-	ksft_print_msg("attach while off: %s\n", err < 0 ? strerror(-err) : "attached");
-	EXPECT_EQ(-ENODEV, err);
+	st1 = revoked(_metadata, self, id, st0, "decode off");
 	/* exported while off: born revoked */
 	fd = pm_vfio_dmabuf(&self->v, BUF_BAR, 0, PAGE);
 	ksft_print_msg("export while off: %s\n", fd < 0 ? strerror(-fd) : "a dma-buf");
@@ -531,18 +547,7 @@ TEST_F(vfio, closing_the_device_revokes_for_good)
 	ASSERT_LE(0, id);
 	st0 = status(self, id);
 	pm_vfio_close_device(&self->v);
-	st1 = status(self, id);
-	ksft_print_msg("device fd closed: move_notify %llu -> %llu, mapped %u -> %u\n",
-		       (unsigned long long)st0.invalidations,
-		       (unsigned long long)st1.invalidations, st0.mapped, st1.mapped);
-	EXPECT_EQ(st0.invalidations + 1, st1.invalidations);
-	EXPECT_EQ(0, st1.mapped);
-	err = imp_map(self, id, &m);
-	ksft_print_msg("map after close: %s\n", strerror(-err));
-	EXPECT_EQ(-ENODEV, err);
-	err = attach(self, self->buf, PM_IMP_DYNAMIC);
-	ksft_print_msg("attach after close: %s\n", err < 0 ? strerror(-err) : "attached");
-	EXPECT_EQ(-ENODEV, err);
+	st1 = revoked(_metadata, self, id, st0, "device fd closed");
 	/* the device opened again: the old buffer stays revoked, a new one maps */
 	self->v.device = ioctl(self->v.group, VFIO_GROUP_GET_DEVICE_FD, self->dev);
 	ASSERT_LE(0, self->v.device) TH_LOG("device fd again: %s", strerror(errno));
@@ -591,6 +596,26 @@ static struct peermap_dmabuf_info vinfo(struct __test_metadata *_metadata, void 
 		       (unsigned long long)i.revokes, (unsigned long long)i.refusals,
 		       (unsigned long long)i.pieces, (unsigned long long)i.cpu_refused);
 	return i;
+}
+
+/* Windows alive (debugfs peermap/windows lines), waiting up to 2 s for @want. */
+static int windows_alive(int want)
+{
+	char line[512];
+	int i, n = -1;
+
+	for (i = 0; i < 500 && n != want; i++) {
+		FILE *f = fopen("/sys/kernel/debug/peermap/windows", "r");
+
+		if (!f)
+			return -1;
+		for (n = 0; fgets(line, sizeof(line), f); n++)
+			;
+		fclose(f);
+		if (n != want)
+			usleep(10000);
+	}
+	return n;
 }
 
 static int edu_open_checked(struct __test_metadata *_metadata)
@@ -648,9 +673,9 @@ TEST_F(vfio, window_is_copied_into_by_edu)
 	free(segs);
 	i = vinfo(_metadata, w);
 	EXPECT_EQ(0, strcmp(i.exporter, "vfio_pci_core")) TH_LOG("exporter %s", i.exporter);
-	EXPECT_EQ(1, i.attachments);
-	EXPECT_EQ(1, i.maps);		/* one mapping for all three */
+	EXPECT_LE(1, i.maps);
 	EXPECT_EQ(0, i.revokes);
+	EXPECT_EQ(0, i.refusals);
 out:
 	EXPECT_EQ(0, pm_dmabuf_unmap(w, BUF_SIZE));
 	close(edu);
@@ -731,13 +756,19 @@ TEST_F_TIMEOUT(vfio, window_revoked_by_vfio_during_a_copy, 120)
 	EXPECT_GT(BUF_SIZE, k);
 	EXPECT_EQ(0, not_filler(bar + k, BUF_SIZE - k));
 
-	/* decode on: VFIO un-revokes (one more invalidation); copies work */
+	/*
+	 * decode on: VFIO un-revokes, one more invalidation if the window's
+	 * attachment is still there (idle since the copy failed, it may be
+	 * detached already); copies work again
+	 */
 	i2 = vinfo(_metadata, w);
-	EXPECT_EQ(i1.revokes + 1, i2.revokes);
+	EXPECT_GE(i1.revokes + 1, i2.revokes);
 	ASSERT_EQ(0, pm_edu_copy(edu, w + PAGE, src, PAGE));
 	EXPECT_EQ(0, differ(bar + PAGE, PAGE, 111));
 	EXPECT_LE(i2.maps + 1, vinfo(_metadata, w).maps);
 	EXPECT_EQ(0, pm_dmabuf_unmap(w, BUF_SIZE));
+	/* the window, its attachment and its hold on the dma-buf are gone */
+	EXPECT_EQ(0, windows_alive(0));
 	close(edu);
 	munmap(bar, BUF_SIZE);
 }
@@ -774,7 +805,12 @@ TEST_F(vfio, window_registration_across_reset_and_close)
 		EXPECT_EQ(PEERMAP_INVAL_REVOKE, ri.last_reason);
 		EXPECT_EQ(1, ri.invalidations);
 		i1 = vinfo(_metadata, w);
-		EXPECT_EQ(i0.revokes + 2, i1.revokes);	/* revoke, un-revoke */
+		/*
+		 * revoke, then un-revoke: the second reaches the window if
+		 * its attachment, idle after the first, is not detached yet
+		 */
+		EXPECT_LE(i0.revokes + 1, i1.revokes);
+		EXPECT_GE(i0.revokes + 2, i1.revokes);
 		EXPECT_EQ(0, i1.pieces);
 		fill(src, PAGE, 121);
 		EXPECT_EQ(0, pm_edu_copy(edu, w, src, PAGE));
@@ -793,6 +829,7 @@ TEST_F(vfio, window_registration_across_reset_and_close)
 	EXPECT_EQ(-ENODEV, err);
 	EXPECT_EQ(0, pm_edu_unregister(edu, id));
 	EXPECT_EQ(0, pm_dmabuf_unmap(w, BUF_SIZE));
+	EXPECT_EQ(0, windows_alive(0));
 	close(edu);
 }
 

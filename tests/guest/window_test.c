@@ -30,6 +30,7 @@
 #define PART		(16 * 1024)	/* each part of a mixed range */
 #define BUF_SIZE	(64 * 1024)	/* every dma-buf here */
 #define WIN_OFF		(16 * 1024)	/* the window starts this far in */
+#define HUGE		(2UL << 20)	/* what one page-table page covers */
 
 /* A dma-buf and how the test sees its bytes with the CPU. */
 struct source {
@@ -62,7 +63,8 @@ FIXTURE_TEARDOWN(window)
 	pm_obj_free(&self->obj);
 	pm_obj_free(&self->part);
 	pm_bar_close(&self->bar);
-	close(self->edu);
+	if (self->edu >= 0)
+		close(self->edu);
 }
 
 /* udmabuf of a sealed memfd; the CPU view is the memfd's own mapping. */
@@ -160,6 +162,23 @@ static struct peermap_dmabuf_info winfo(struct __test_metadata *_metadata,
 	return i;
 }
 
+/*
+ * The window's attachments, once those no piece uses are gone (a work
+ * item detaches them a second after): waits up to 5 s for @want.
+ */
+static unsigned int attachments_settled(const void *addr, unsigned int want)
+{
+	struct peermap_dmabuf_info i = { .attachments = ~0U };
+	int n;
+
+	for (n = 0; n < 500; n++) {
+		if (pm_dmabuf_info(addr, &i) || i.attachments == want)
+			break;
+		usleep(10000);
+	}
+	return i.attachments;
+}
+
 /* Lines of debugfs peermap/windows: windows alive in the whole system. */
 static int windows_alive(void)
 {
@@ -175,12 +194,15 @@ static int windows_alive(void)
 	return n;
 }
 
-/* Released by a work item: wait a little for it. */
+/*
+ * Released by a work item, a second after its last importer at the
+ * latest: wait up to 5 s for @want.
+ */
 static int windows_alive_settled(int want)
 {
 	int i, n = windows_alive();
 
-	for (i = 0; i < 200 && n != want; i++) {
+	for (i = 0; i < 500 && n != want; i++) {
 		usleep(10000);
 		n = windows_alive();
 	}
@@ -193,7 +215,7 @@ static unsigned int dmabufs_settled(struct pm_obj *obj)
 	struct peermap_bar_obj_info oi = { .dmabufs = ~0U };
 	int i;
 
-	for (i = 0; i < 200; i++) {
+	for (i = 0; i < 500; i++) {
 		if (pm_obj_info(obj, &oi) || !oi.dmabufs)
 			break;
 		usleep(10000);
@@ -306,8 +328,9 @@ static void mixed_copy(struct __test_metadata *_metadata,
 	EXPECT_EQ((uintptr_t)(r + PART), info.vma_start);
 	EXPECT_EQ(WIN_OFF, info.offset);
 	EXPECT_EQ(BUF_SIZE, info.size);
-	EXPECT_EQ(1, info.attachments);	/* edu, cached across the copies */
 	EXPECT_LE(1, info.maps);
+	/* copies done: edu's attachment is detached, nothing left mapped */
+	EXPECT_EQ(0, attachments_settled(r + PART, 0));
 	EXPECT_EQ(0, info.pieces);	/* copies done: nothing holds it */
 	EXPECT_EQ(0, info.refusals);
 	EXPECT_TRUE(info.flags & PEERMAP_WINDOW_CPU);
@@ -415,6 +438,85 @@ TEST_F(window, nocpu_window_gets_sigbus)
 	source_close(&s, self);
 }
 
+/*
+ * mprotect() taking write access from a window under a writable
+ * registration stops the importer, although the window has no page
+ * tables for the mmu notifier to see (no CPU access).
+ */
+TEST_F(window, mprotect_revokes_a_window_without_page_tables)
+{
+	struct peermap_edu_reg_info ri = { 0 };
+	void *w = NULL, *r;
+	struct source s;
+	uint64_t id;
+	int err = udmabuf_source(&s);
+
+	if (err == -ENOENT)
+		SKIP(return, "no /dev/udmabuf");
+	ASSERT_EQ(0, err);
+	/*
+	 * Alone in a 2 MiB-aligned stretch: no page table at all, so the
+	 * mmu notifier hears nothing of the mprotect (it does where a
+	 * neighbour's page table covers the range).
+	 */
+	r = reserve(2 * HUGE);
+	ASSERT_NE(NULL, r);
+	w = (void *)(((uintptr_t)r + HUGE - 1) & ~(uintptr_t)(HUGE - 1));
+	ASSERT_EQ(0, pm_dmabuf_map_flags(s.fd, 0, BUF_SIZE, PROT_READ | PROT_WRITE,
+					 PEERMAP_WINDOW_NOCPU, &w, NULL));
+	ASSERT_EQ(0, pm_edu_register(self->edu, w, BUF_SIZE, PEERMAP_ACCESS_READ |
+				     PEERMAP_ACCESS_WRITE, 0, &id));
+	ASSERT_EQ(0, mprotect(w, PAGE, PROT_READ));
+	ASSERT_EQ(0, pm_edu_reg_info(self->edu, id, &ri));
+	EXPECT_EQ(0, ri.valid);
+	EXPECT_EQ(1, ri.invalidations);
+	EXPECT_EQ(PEERMAP_INVAL_PROTECT, ri.last_reason);
+	EXPECT_EQ(0, winfo(_metadata, w).pieces);
+	/* the registration cannot come back writable */
+	EXPECT_EQ(-EACCES, pm_edu_copy(self->edu, w, self->ram, PAGE));
+	EXPECT_EQ(0, pm_edu_unregister(self->edu, id));
+	/* the device may not write it any more; reading is fine */
+	EXPECT_EQ(-EACCES, pm_edu_copy(self->edu, w, self->ram, PAGE));
+	fill(s.cpu, PAGE, 54);
+	EXPECT_EQ(0, pm_edu_copy(self->edu, self->ram, w, PAGE));
+	EXPECT_EQ(0, differ(self->ram, PAGE, 54));
+	EXPECT_EQ(0, munmap(r, 2 * HUGE));
+	source_close(&s, self);
+}
+
+/*
+ * The importer's driver unbinds after using a window: by the time the
+ * unbind returns, the window holds nothing mapped for its device (the
+ * debug kernel's DMA-API checks would catch a mapping left behind).
+ */
+TEST_F(window, unbinding_the_importer_leaves_nothing_mapped)
+{
+	char edu[32];
+	void *w = NULL;
+	struct source s;
+	int err = udmabuf_source(&s);
+
+	if (err == -ENOENT)
+		SKIP(return, "no /dev/udmabuf");
+	ASSERT_EQ(0, err);
+	ASSERT_EQ(0, pm_node_pci_name("peermap-edu0", edu, sizeof(edu)));
+	ASSERT_EQ(0, pm_dmabuf_map(s.fd, 0, BUF_SIZE, PROT_READ | PROT_WRITE, &w));
+	fill(self->ram, PAGE, 55);
+	ASSERT_EQ(0, pm_edu_copy(self->edu, w, self->ram, PAGE));
+	close(self->edu);
+	self->edu = -1;
+	err = write_file("/sys/bus/pci/drivers/peermap_edu/unbind", edu);
+	EXPECT_EQ(0, err) TH_LOG("unbind %s: %s", edu, strerror(-err));
+	/* no waiting: the unbind waited for the window's detach */
+	EXPECT_EQ(0, winfo(_metadata, w).attachments);
+	EXPECT_EQ(0, write_file("/sys/bus/pci/drivers/peermap_edu/bind", edu));
+	self->edu = pm_edu_open(0);
+	ASSERT_LE(0, self->edu);
+	EXPECT_EQ(0, differ(s.cpu, PAGE, 55));
+	EXPECT_EQ(0, pm_dmabuf_unmap(w, BUF_SIZE));
+	source_close(&s, self);
+}
+
 TEST_F(window, refuses_bad_requests)
 {
 	struct source s;
@@ -463,7 +565,7 @@ TEST_F(window, refuses_bad_requests)
 TEST_F(window, lives_until_unmapped)
 {
 	unsigned char *w = NULL;
-	int base = windows_alive(), buf;
+	int base = windows_alive_settled(0), buf;
 
 	if (base < 0)
 		SKIP(return, "no debugfs");
@@ -491,7 +593,7 @@ TEST_F(window, lives_until_unmapped)
 TEST_F(window, fork_and_exit)
 {
 	unsigned char *w = NULL;
-	int status, base = windows_alive(), buf;
+	int status, base = windows_alive_settled(0), buf;
 	pid_t pid;
 
 	buf = pm_obj_export_dmabuf(&self->obj, PEERMAP_EXPORT_WRITE);
@@ -662,7 +764,7 @@ TEST_F_TIMEOUT(window, race_copies_moves_and_windows, 150)
 {
 	struct race r = { .self = self };
 	int secs = pm_env_seconds("PM_RACE_SECONDS", 10);
-	int base = windows_alive(), i;
+	int base = windows_alive_settled(0), i;
 	pthread_t t[4];
 
 	r.buf = pm_obj_export_dmabuf(&self->obj, PEERMAP_EXPORT_WRITE);
