@@ -561,6 +561,7 @@ static void pm_win_vm_close(struct vm_area_struct *vma)
  *
  * Every window's vm_ops is its own (it wraps its dma-buf's), all with
  * the same close.
+ * Return: true if it is one.
  */
 bool peermap_window_vma(const struct vm_area_struct *vma)
 {
