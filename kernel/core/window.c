@@ -121,7 +121,7 @@ struct pm_window {
 struct pm_win_att {
 	/** @node: in &pm_window.atts. */
 	struct list_head node;
-	/** @win: the window (its reference is the pieces'). */
+	/** @win: the window whose list holds it (and frees it). */
 	struct pm_window *win;
 	/** @client: a reference. */
 	struct device *client;
