@@ -157,8 +157,9 @@ demo: all
 
 # Benchmarks against upstream P2PDMA and pinned RAM (debug kernel, one
 # boot): tables, CSV and a plot in bench-results/. docs/performance.md.
+# Debian's newest kernel unless KERNEL is given (make bench KERNEL=debug).
 bench: all
-	@scripts/bench $(BENCH_ARGS)
+	@scripts/bench --kernel $(if $(filter file,$(origin KERNEL)),latest,$(KERNEL)) $(BENCH_ARGS)
 
 checkpatch: deps
 	@scripts/checkpatch

@@ -1,21 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * pm-bench: the guest half of `make bench` (scripts/bench is the host
- * half). In one boot of the debug kernel (CONFIG_PCI_P2PDMA) it measures:
+ * half). In one boot of a kernel with CONFIG_PCI_P2PDMA (Debian's `latest`,
+ * or the debug kernel) it measures:
  *
  *   map       map+unmap time of a range for one importer (edu), 4 KiB up
  *             to the largest size both BARs hold: peermap (an object of
  *             the ivshmem exporter) vs upstream P2PDMA (the NVMe CMB's
  *             p2pmem, pinned with FOLL_PCI_P2PDMA, dma_map_sgtable) vs
- *             pinned RAM; segments vs scatterlist entries
+ *             pinned RAM, and peermap on a RAM-only range (peermap-ram)
+ *             against that plain pinning; segments vs scatterlist entries
  *   memory    kernel memory that makes the BAR usable for peers: driver
  *             unbound vs bound, read from /proc/meminfo and /proc/vmstat
- *   revoke    evict with 1, 16, 256 live importer mappings: the time from
- *             the start of the revoke until every importer has stopped
- *   tput      peermap map+unmap per second with 1 and 2 threads
+ *   revoke    evict with 1, 16, 256, 1024 live importer mappings: the time
+ *             from the start of the revoke until every importer has
+ *             stopped, labelled with the route (bus address, or IOVA under
+ *             a strict or lazy IOMMU)
+ *   inval     a one-page mprotect() inside a registered 1 GiB range of
+ *             device memory and RAM, against the same on a one-page
+ *             registration: what an invalidation costs as the mapping grows
+ *   tput      peermap map+unmap per second with 1 and 2 threads, 10 s
+ *             each, sampled every second (min, median, max of the samples)
+ *
+ *   pm-bench [BUDGET [revoke]]: BUDGET seconds per map cell (3); "revoke"
+ *   measures the revoke cells only (scripts/bench's IOMMU boots).
  *
  * Output: "csv,TABLE,..." lines (scripts/bench writes them to files) and
- * "#" comments. Timing is done in the kernel (tests/kmod/pm_bench.c).
+ * "#" comments. Map timing is done in the kernel (tests/kmod/pm_bench.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -27,6 +38,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -93,7 +105,18 @@ static uint64_t read_u64(const char *path)
 
 /* --- map+unmap -------------------------------------------------------- */
 
-static const char *const method_name[] = { "peermap", "p2pdma", "ram" };
+/*
+ * The methods of the map cells: pm_bench.ko's, and peermap on a RAM-only
+ * range (its PM_BENCH_PEERMAP on anonymous memory).
+ */
+#define M_PEERMAP_RAM	3
+static const char *const method_name[] = { "peermap", "p2pdma", "ram", "peermap-ram" };
+
+/* What pm_bench.ko is asked to do for a method. */
+static int kernel_method(int method)
+{
+	return method == M_PEERMAP_RAM ? PM_BENCH_PEERMAP : method;
+}
 
 struct run {
 	uint64_t map_ns[MAX_ITERS], unmap_ns[MAX_ITERS];
@@ -104,7 +127,8 @@ static int bench_map(int method, void *addr, uint64_t len, unsigned int iters,
 		     struct run *r)
 {
 	struct pm_bench_map q = {
-		.addr = (uintptr_t)addr, .len = len, .method = (uint32_t)method,
+		.addr = (uintptr_t)addr, .len = len,
+		.method = (uint32_t)kernel_method(method),
 		.iters = iters, .map_ns = (uintptr_t)r->map_ns,
 		.unmap_ns = (uintptr_t)r->unmap_ns,
 	};
@@ -305,9 +329,32 @@ static void mem_cell(const char *what, const char *drv, const char *dev,
 
 /* --- revoke latency ------------------------------------------------------ */
 
+/*
+ * How edu reaches the exporter: "bus" (no IOMMU translating edu), or
+ * "iova-strict" / "iova-lazy" as its IOMMU group's domain type says.
+ */
+static const char *route_label(void)
+{
+	char path[128], type[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group/type", client);
+	f = fopen(path, "r");
+	if (!f)
+		return "bus";
+	if (!fgets(type, sizeof(type), f))
+		type[0] = 0;
+	fclose(f);
+	if (!strncmp(type, "DMA-FQ", 6))
+		return "iova-lazy";
+	if (!strncmp(type, "DMA", 3))
+		return "iova-strict";
+	return "bus";
+}
+
 static void revoke_cell(unsigned int nmaps, unsigned int samples)
 {
-	static uint64_t ids[256];
+	static uint64_t ids[1024];
 	uint64_t ns[16];
 	struct peermap_bar_obj_info oi;
 	struct pm_obj o;
@@ -339,19 +386,102 @@ static void revoke_cell(unsigned int nmaps, unsigned int samples)
 		return;
 	}
 	qsort(ns, got, sizeof(ns[0]), cmp_u64);
-	/* mappings,samples,median,min,max */
-	printf("csv,revoke,%u,%u,%llu,%llu,%llu\n", nmaps, got,
+	/* route,mappings,samples,median,min,max */
+	printf("csv,revoke,%s,%u,%u,%llu,%llu,%llu\n", route_label(), nmaps, got,
 	       (unsigned long long)ns[got / 2], (unsigned long long)ns[0],
 	       (unsigned long long)ns[got - 1]);
 	fflush(stdout);
+}
+
+/* --- invalidation cost of a one-page change --------------------------- */
+
+/*
+ * Register [addr, addr + len) with edu, then time @samples one-page
+ * mprotect(PROT_READ)s at @page, each on a valid registration (a one-byte
+ * copy out of it resolves it again first, untimed): the mmu notifier, the
+ * importer's callback and the teardown of what the registration holds.
+ */
+static int inval_time(void *addr, uint64_t len, unsigned char *page,
+		      unsigned int samples, uint64_t *med)
+{
+	uint64_t ns[8], id;
+	unsigned char byte;
+	unsigned int i;
+	double t;
+	int err;
+
+	err = pm_edu_register(edu, addr, len, PEERMAP_ACCESS_READ, 0, &id);
+	if (err)
+		return err;
+	for (i = 0; i < samples && !err; i++) {
+		err = pm_edu_copy(edu, &byte, page, 1);
+		if (err)
+			break;
+		t = now();
+		if (mprotect(page, 4096, PROT_READ))
+			err = -errno;
+		ns[i] = (uint64_t)((now() - t) * 1e9);
+		if (mprotect(page, 4096, PROT_READ | PROT_WRITE))
+			err = err ? err : -errno;
+	}
+	pm_edu_unregister(edu, id);
+	if (err)
+		return err;
+	qsort(ns, samples, sizeof(ns[0]), cmp_u64);
+	*med = ns[samples / 2];
+	return 0;
+}
+
+/*
+ * A 1 GiB range, half an object of the exporter and half RAM (one VMA
+ * each), against a one-page RAM registration: the one-page mprotect in
+ * the RAM half costs what, with the range registered whole.
+ */
+static void inval_cell(uint64_t half, unsigned int samples)
+{
+	uint64_t big = 0, small = 0;
+	unsigned char *r, *one;
+	struct pm_obj o;
+	int err;
+
+	if (pm_obj_alloc(&bar, half, &o)) {
+		printf("# inval: no object of %llu MiB\n", (unsigned long long)(half / MIB));
+		return;
+	}
+	r = mmap(NULL, 2 * half, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	one = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	err = r == MAP_FAILED || one == MAP_FAILED ? -ENOMEM : 0;
+	if (!err && (mmap(r, half, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			  bar.fd, (off_t)o.mmap_offset) == MAP_FAILED ||
+		     mmap(r + half, half, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_POPULATE,
+			  -1, 0) == MAP_FAILED))
+		err = -errno;
+	if (!err)
+		err = inval_time(r, 2 * half, r + half + half / 2, samples, &big);
+	if (!err)
+		err = inval_time(one, 4096, one, samples, &small);
+	if (err)
+		printf("# inval: %s\n", strerror(-err));
+	else
+		/* range_bytes,samples,range_median_ns,page_median_ns */
+		printf("csv,inval,%llu,%u,%llu,%llu\n", (unsigned long long)(2 * half),
+		       samples, (unsigned long long)big, (unsigned long long)small);
+	fflush(stdout);
+	if (r != MAP_FAILED)
+		munmap(r, 2 * half);
+	if (one != MAP_FAILED)
+		munmap(one, 4096);
+	pm_obj_free(&o);
 }
 
 /* --- throughput ---------------------------------------------------------- */
 
 struct tput {
 	pthread_t t;
-	double seconds;
-	unsigned long maps;
+	volatile int *stop;
+	unsigned long maps;	/* read by the sampler: atomics */
 	int err;
 };
 
@@ -360,49 +490,73 @@ static void *tput_thread(void *arg)
 	struct tput *tp = arg;
 	struct run *r = malloc(sizeof(*r));
 	struct pm_obj o;
-	double end;
 
 	if (!r || pm_obj_alloc(&bar, MIB, &o)) {
 		tp->err = -ENOMEM;
 		free(r);
 		return NULL;
 	}
-	end = now() + tp->seconds;
-	while (now() < end && !tp->err) {
+	while (!*tp->stop && !tp->err) {
 		tp->err = bench_map(PM_BENCH_PEERMAP, o.cpu, MIB, 16, r);
 		if (!tp->err)
-			tp->maps += 16;
+			__atomic_fetch_add(&tp->maps, 16, __ATOMIC_RELAXED);
 	}
 	pm_obj_free(&o);
 	free(r);
 	return NULL;
 }
 
-static void tput_cell(int threads, double seconds)
+static int cmp_double(const void *a, const void *b)
 {
-	struct tput tp[2] = { { .seconds = seconds }, { .seconds = seconds } };
-	unsigned long maps = 0;
-	double t = now();
-	int i;
+	double x = *(const double *)a, y = *(const double *)b;
 
+	return x < y ? -1 : x > y;
+}
+
+/* @threads mapping for @seconds; the rate of every second, for the spread. */
+static void tput_cell(int threads, int seconds)
+{
+	volatile int stop = 0;
+	struct tput tp[2] = { { .stop = &stop }, { .stop = &stop } };
+	double rate[64], t0, t, prev_t;
+	unsigned long maps = 0, prev = 0, cur;
+	int i, n = 0;
+
+	t0 = prev_t = now();
 	for (i = 0; i < threads; i++)
 		pthread_create(&tp[i].t, NULL, tput_thread, &tp[i]);
+	while (n < seconds && n < 64) {
+		sleep(1);
+		t = now();
+		for (cur = 0, i = 0; i < threads; i++)
+			cur += __atomic_load_n(&tp[i].maps, __ATOMIC_RELAXED);
+		/* the first second holds the threads' start-up: left out */
+		if (t - t0 > 1.5)
+			rate[n++] = (cur - prev) / (t - prev_t);
+		prev = cur;
+		prev_t = t;
+	}
+	stop = 1;
 	for (i = 0; i < threads; i++) {
 		pthread_join(tp[i].t, NULL);
 		maps += tp[i].maps;
 		if (tp[i].err)
 			printf("# throughput thread %d: %s\n", i, strerror(-tp[i].err));
 	}
-	t = now() - t;
-	/* threads,seconds,maps,maps_per_s */
-	printf("csv,tput,%d,%.2f,%lu,%.0f\n", threads, t, maps, maps / t);
+	t = now() - t0;
+	qsort(rate, n, sizeof(rate[0]), cmp_double);
+	/* threads,seconds,maps,maps_per_s,min_per_s,median_per_s,max_per_s */
+	printf("csv,tput,%d,%.2f,%lu,%.0f,%.0f,%.0f,%.0f\n", threads, t, maps, maps / t,
+	       n ? rate[0] : 0, n ? rate[n / 2] : 0, n ? rate[n - 1] : 0);
 	fflush(stdout);
 }
 
 int main(int argc, char **argv)
 {
 	double budget = argc > 1 ? atof(argv[1]) : 3.0;
+	int revoke_only = argc > 2 && !strcmp(argv[2], "revoke");
 	uint64_t max, len, cmb, max_bar;
+	struct utsname u;
 	int m, err;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -431,12 +585,20 @@ int main(int argc, char **argv)
 	       client, bar.info.pci_name, bar.info.bar_index,
 	       (unsigned long long)(bar.info.bar_size / MIB), *nvme ? nvme : "none",
 	       (unsigned long long)(cmb / MIB));
-	printf("csv,info,%s,%s,%s,%llu,%llu,%ld\n", client, bar.info.pci_name,
+	uname(&u);
+	printf("csv,info,%s,%s,%s,%llu,%llu,%ld,%s\n", client, bar.info.pci_name,
 	       *nvme ? nvme : "none", (unsigned long long)bar.info.bar_size,
-	       (unsigned long long)cmb, sysconf(_SC_NPROCESSORS_ONLN));
+	       (unsigned long long)cmb, sysconf(_SC_NPROCESSORS_ONLN), u.release);
 
+	if (revoke_only) {
+		revoke_cell(1, 7);
+		revoke_cell(16, 7);
+		revoke_cell(256, 5);
+		revoke_cell(1024, 3);
+		return 0;
+	}
 	for (len = 4096; len <= max; len *= 16) {
-		for (m = PM_BENCH_PEERMAP; m <= PM_BENCH_RAM; m++) {
+		for (m = PM_BENCH_PEERMAP; m <= M_PEERMAP_RAM; m++) {
 			if (m == PM_BENCH_P2PDMA && !*nvme)
 				continue;
 			map_cell(m, len, budget);
@@ -448,9 +610,12 @@ int main(int argc, char **argv)
 	revoke_cell(1, 7);
 	revoke_cell(16, 7);
 	revoke_cell(256, 5);
+	revoke_cell(1024, 3);
 
-	tput_cell(1, 3.0);
-	tput_cell(2, 3.0);
+	inval_cell(max_bar / 2 < 512 * MIB ? max_bar / 2 : 512 * MIB, 5);
+
+	tput_cell(1, 10);
+	tput_cell(2, 10);
 
 	/* Last: unbinding takes the devices away. */
 	pm_bar_close(&bar);
