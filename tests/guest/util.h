@@ -107,6 +107,39 @@ static inline void *edu_copy_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * dma-buf windows alive in the whole system: lines of debugfs
+ * peermap/windows, or -1 without debugfs.
+ */
+static inline int pm_windows_alive(void)
+{
+	FILE *f = fopen("/sys/kernel/debug/peermap/windows", "r");
+	char line[512];
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n++;
+	fclose(f);
+	return n;
+}
+
+/*
+ * A window is released by a work item, a second after its last importer
+ * at the latest: wait up to 5 s for @want windows alive; how many are.
+ */
+static inline int pm_windows_alive_settled(int want)
+{
+	int i, n = pm_windows_alive();
+
+	for (i = 0; i < 500 && n != want; i++) {
+		usleep(10000);
+		n = pm_windows_alive();
+	}
+	return n;
+}
+
 /* Write @s into the file @path (sysfs, debugfs); 0 or -errno. */
 static inline int write_file(const char *path, const char *s)
 {

@@ -598,26 +598,6 @@ static struct peermap_dmabuf_info vinfo(struct __test_metadata *_metadata, void 
 	return i;
 }
 
-/* Windows alive (debugfs peermap/windows lines), waiting up to 2 s for @want. */
-static int windows_alive(int want)
-{
-	char line[512];
-	int i, n = -1;
-
-	for (i = 0; i < 500 && n != want; i++) {
-		FILE *f = fopen("/sys/kernel/debug/peermap/windows", "r");
-
-		if (!f)
-			return -1;
-		for (n = 0; fgets(line, sizeof(line), f); n++)
-			;
-		fclose(f);
-		if (n != want)
-			usleep(10000);
-	}
-	return n;
-}
-
 static int edu_open_checked(struct __test_metadata *_metadata)
 {
 	int edu = pm_edu_open(0);
@@ -768,7 +748,7 @@ TEST_F_TIMEOUT(vfio, window_revoked_by_vfio_during_a_copy, 120)
 	EXPECT_LE(i2.maps + 1, vinfo(_metadata, w).maps);
 	EXPECT_EQ(0, pm_dmabuf_unmap(w, BUF_SIZE));
 	/* the window, its attachment and its hold on the dma-buf are gone */
-	EXPECT_EQ(0, windows_alive(0));
+	EXPECT_EQ(0, pm_windows_alive_settled(0));
 	close(edu);
 	munmap(bar, BUF_SIZE);
 }
@@ -829,7 +809,7 @@ TEST_F(vfio, window_registration_across_reset_and_close)
 	EXPECT_EQ(-ENODEV, err);
 	EXPECT_EQ(0, pm_edu_unregister(edu, id));
 	EXPECT_EQ(0, pm_dmabuf_unmap(w, BUF_SIZE));
-	EXPECT_EQ(0, windows_alive(0));
+	EXPECT_EQ(0, pm_windows_alive_settled(0));
 	close(edu);
 }
 

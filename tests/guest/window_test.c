@@ -179,36 +179,6 @@ static unsigned int attachments_settled(const void *addr, unsigned int want)
 	return i.attachments;
 }
 
-/* Lines of debugfs peermap/windows: windows alive in the whole system. */
-static int windows_alive(void)
-{
-	FILE *f = fopen("/sys/kernel/debug/peermap/windows", "r");
-	char line[512];
-	int n = 0;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		n++;
-	fclose(f);
-	return n;
-}
-
-/*
- * Released by a work item, a second after its last importer at the
- * latest: wait up to 5 s for @want.
- */
-static int windows_alive_settled(int want)
-{
-	int i, n = windows_alive();
-
-	for (i = 0; i < 500 && n != want; i++) {
-		usleep(10000);
-		n = windows_alive();
-	}
-	return n;
-}
-
 /* Dma-bufs of @obj still alive, after waiting a little for them to go. */
 static unsigned int dmabufs_settled(struct pm_obj *obj)
 {
@@ -565,7 +535,7 @@ TEST_F(window, refuses_bad_requests)
 TEST_F(window, lives_until_unmapped)
 {
 	unsigned char *w = NULL;
-	int base = windows_alive_settled(0), buf;
+	int base = pm_windows_alive_settled(0), buf;
 
 	if (base < 0)
 		SKIP(return, "no debugfs");
@@ -574,7 +544,7 @@ TEST_F(window, lives_until_unmapped)
 	ASSERT_EQ(0, pm_dmabuf_map(buf, 0, BUF_SIZE, PROT_READ | PROT_WRITE,
 				   (void **)&w));
 	close(buf);
-	EXPECT_EQ(base + 1, windows_alive());
+	EXPECT_EQ(base + 1, pm_windows_alive());
 	fill(self->ram, PART, 71);
 	ASSERT_EQ(0, pm_edu_copy(self->edu, w + PART, self->ram, PART));
 	EXPECT_EQ(0, vdiffer((unsigned char *)self->obj.cpu + PART, PART, 71));
@@ -584,7 +554,7 @@ TEST_F(window, lives_until_unmapped)
 	EXPECT_EQ(PART, winfo(_metadata, w).vma_end - (uintptr_t)w);
 	EXPECT_EQ(PART + PAGE, winfo(_metadata, w + PART + PAGE).offset);
 	EXPECT_EQ(0, munmap(w, BUF_SIZE));
-	EXPECT_EQ(base, windows_alive_settled(base));
+	EXPECT_EQ(base, pm_windows_alive_settled(base));
 	/* its last reference went from a work item: a delayed fput */
 	EXPECT_EQ(0, dmabufs_settled(&self->obj));
 }
@@ -593,7 +563,7 @@ TEST_F(window, lives_until_unmapped)
 TEST_F(window, fork_and_exit)
 {
 	unsigned char *w = NULL;
-	int status, base = windows_alive_settled(0), buf;
+	int status, base = pm_windows_alive_settled(0), buf;
 	pid_t pid;
 
 	buf = pm_obj_export_dmabuf(&self->obj, PEERMAP_EXPORT_WRITE);
@@ -613,7 +583,7 @@ TEST_F(window, fork_and_exit)
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	EXPECT_EQ(0, differ(w, PART, 81));
 	if (base >= 0)
-		EXPECT_EQ(base + 1, windows_alive_settled(base + 1));
+		EXPECT_EQ(base + 1, pm_windows_alive_settled(base + 1));
 
 	/* a child that exits holding a mapping of it */
 	pid = fork();
@@ -630,7 +600,7 @@ TEST_F(window, fork_and_exit)
 	EXPECT_EQ(0, winfo(_metadata, w).pieces);
 	EXPECT_EQ(0, munmap(w, BUF_SIZE));
 	if (base >= 0)
-		EXPECT_EQ(base, windows_alive_settled(base));
+		EXPECT_EQ(base, pm_windows_alive_settled(base));
 }
 
 /*
@@ -764,7 +734,7 @@ TEST_F_TIMEOUT(window, race_copies_moves_and_windows, 150)
 {
 	struct race r = { .self = self };
 	int secs = pm_env_seconds("PM_RACE_SECONDS", 10);
-	int base = windows_alive_settled(0), i;
+	int base = pm_windows_alive_settled(0), i;
 	pthread_t t[4];
 
 	r.buf = pm_obj_export_dmabuf(&self->obj, PEERMAP_EXPORT_WRITE);
@@ -789,7 +759,7 @@ TEST_F_TIMEOUT(window, race_copies_moves_and_windows, 150)
 	EXPECT_EQ(0, munmap(r.w, BUF_SIZE));
 	close(r.buf);
 	if (base >= 0)
-		EXPECT_EQ(base, windows_alive_settled(base));
+		EXPECT_EQ(base, pm_windows_alive_settled(base));
 }
 
 TEST_HARNESS_MAIN
