@@ -22,8 +22,10 @@
  *   tput      peermap map+unmap per second with 1 and 2 threads, 10 s
  *             each, sampled every second (min, median, max of the samples)
  *
- *   pm-bench [BUDGET [revoke]]: BUDGET seconds per map cell (3); "revoke"
- *   measures the revoke cells only (scripts/bench's IOMMU boots).
+ *   pm-bench [BUDGET [revoke | map [MAXLEN]]]: BUDGET seconds per map cell
+ *   (3); "revoke" measures the revoke cells only (scripts/bench's IOMMU
+ *   boots), "map" the map cells only, up to MAXLEN bytes (for iterating
+ *   on the map path).
  *
  * Output: "csv,TABLE,..." lines (scripts/bench writes them to files) and
  * "#" comments. Map timing is done in the kernel (tests/kmod/pm_bench.c).
@@ -555,6 +557,9 @@ int main(int argc, char **argv)
 {
 	double budget = argc > 1 ? atof(argv[1]) : 3.0;
 	int revoke_only = argc > 2 && !strcmp(argv[2], "revoke");
+	/* "map [MAXLEN]": the map cells alone, up to MAXLEN bytes (iterating) */
+	int map_only = argc > 2 && !strcmp(argv[2], "map");
+	uint64_t map_max = map_only && argc > 3 ? strtoull(argv[3], NULL, 0) : 0;
 	uint64_t max, len, cmb, max_bar;
 	struct utsname u;
 	int m, err;
@@ -581,6 +586,8 @@ int main(int argc, char **argv)
 	max = max_bar = bar.info.bar_size;
 	if (cmb && cmb < max)
 		max = cmb;
+	if (map_max && map_max < max)
+		max = map_max;
 	printf("# client %s; peermap: %s BAR%u %llu MiB; p2pdma: %s p2pmem %llu MiB\n",
 	       client, bar.info.pci_name, bar.info.bar_index,
 	       (unsigned long long)(bar.info.bar_size / MIB), *nvme ? nvme : "none",
@@ -606,6 +613,8 @@ int main(int argc, char **argv)
 		if (len * 16 > max && len != max)
 			len = max / 16;		/* end on the largest size */
 	}
+	if (map_only)
+		return 0;
 
 	revoke_cell(1, 7);
 	revoke_cell(16, 7);
