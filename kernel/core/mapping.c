@@ -190,10 +190,42 @@ static void pieces_release(struct pm_map *m, struct peermap_pieces *p, bool now)
 	peermap_pieces_init(p, m->pub.client);
 }
 
-/* RAM of [start, end): pin it, or fault it (on demand), and DMA-map it. */
-static int map_ram(struct pm_map *m, struct peermap_pieces *b,
-		   unsigned long start, unsigned long end, unsigned long seq)
+/*
+ * Pin @n pages of the caller's own address space from @first with the
+ * lockless fast path (mmap lock not held), as RDMA's ib_umem does; it
+ * falls back to taking the lock itself. The remote variant, under the
+ * lock, walks every page through the slow path: half the cost of a RAM
+ * mapping up to 1 MiB.
+ */
+static long pin_fast(unsigned long first, unsigned long n, unsigned int gup,
+		     struct page **pages)
 {
+	unsigned long done = 0;
+	long ret;
+
+	while (done < n) {
+		ret = pin_user_pages_fast(first + (done << PAGE_SHIFT),
+					  min_t(unsigned long, n - done, INT_MAX),
+					  gup, pages + done);
+		if (ret <= 0) {
+			if (done)
+				unpin_user_pages(pages, done);
+			return ret ? ret : -EFAULT;
+		}
+		done += ret;
+	}
+	return done;
+}
+
+/*
+ * RAM of [start, end): pin it, or fault it (on demand), and DMA-map it.
+ * @fast: pin with pin_fast(), the mmap lock not held (build() dropped it).
+ */
+static int map_ram(struct pm_map *m, struct peermap_pieces *b,
+		   unsigned long start, unsigned long end, unsigned long seq,
+		   bool fast)
+{
+	unsigned int gup;
 	bool write = m->pub.access & PEERMAP_ACCESS_WRITE;
 	unsigned long first = start & PAGE_MASK, *pfns = NULL, i;
 	struct device *client = m->pub.client;
@@ -239,9 +271,12 @@ static int map_ram(struct pm_map *m, struct peermap_pieces *b,
 		ret = charge_pinned(m, rp);
 		if (ret)
 			return ret;
-		pinned = pm_pin_user_pages_remote(m->mm, first, rp->npages,
-						  FOLL_LONGTERM | (write ? FOLL_WRITE : 0),
-						  rp->pages);
+		gup = FOLL_LONGTERM | (write ? FOLL_WRITE : 0);
+		if (fast)
+			pinned = pin_fast(first, rp->npages, gup, rp->pages);
+		else
+			pinned = pm_pin_user_pages_remote(m->mm, first, rp->npages,
+							  gup, rp->pages);
 		if (pinned != rp->npages) {
 			if (pinned > 0)
 				unpin_user_pages(rp->pages, pinned);
@@ -332,22 +367,61 @@ static int vma_refuses(struct pm_map *m, struct vm_area_struct *vma,
 	return 0;
 }
 
-/* Resolve the whole range into @b (empty). Called with build_lock held. */
+/* Is @vma device memory, a window or a registered exporter's? */
+static bool vma_is_peer(struct vm_area_struct *vma)
+{
+	struct peermap_exporter *exp = vma_exporter(vma);
+
+	if (exp)
+		peermap_exporter_put(exp);
+	return exp;
+}
+
+/*
+ * Where the RAM from @vma on ends: the VMAs that follow without a hole,
+ * are not device memory and may be mapped, up to @end. They are pinned in
+ * one go with the mmap lock dropped (pin_fast()).
+ */
+static unsigned long ram_extent(struct pm_map *m, struct vm_area_struct *vma,
+				unsigned long end)
+{
+	unsigned long at = min(end, vma->vm_end);
+
+	while (at < end) {
+		vma = find_vma(m->mm, at);
+		if (!vma || vma->vm_start != at || vma_is_peer(vma) ||
+		    vma_refuses(m, vma, at, false))
+			break;	/* the next round says why, if it must */
+		at = min(end, vma->vm_end);
+	}
+	return at;
+}
+
+/*
+ * Resolve the whole range into @b (empty). Called with build_lock held.
+ * The mmap lock is dropped around pin_fast(): what changes meanwhile
+ * moves the notifier's sequence or an exporter's revoke count, and the
+ * build is undone at install.
+ */
 static int build(struct pm_map *m, struct peermap_pieces *b, unsigned long seq)
 {
 	unsigned long cur, piece_end, end = m->pub.addr + m->pub.len;
+	bool fast = !(m->pub.flags & PEERMAP_MAP_ONDEMAND) &&
+		    m->mm == current->mm;
 	struct device *client = m->pub.client;
 	struct peermap_exporter *exp;
 	struct vm_area_struct *vma;
+	bool locked = false;
 	int ret = 0;
 
 	if (!mmget_not_zero(m->mm))
 		return -ESRCH;		/* the process is gone */
-	if (mmap_read_lock_killable(m->mm)) {
-		mmput(m->mm);
-		return -EINTR;
-	}
 	for (cur = m->pub.addr; cur < end; cur = piece_end) {
+		if (!locked && mmap_read_lock_killable(m->mm)) {
+			ret = -EINTR;
+			break;
+		}
+		locked = true;
 		vma = find_vma(m->mm, cur);
 		if (!vma || vma->vm_start > cur) {
 			dev_info_ratelimited(client, "no mapping at %#lx\n", cur);
@@ -362,14 +436,21 @@ static int build(struct pm_map *m, struct peermap_pieces *b, unsigned long seq)
 				peermap_exporter_put(exp);
 			break;
 		}
-		if (exp)
+		if (exp) {
 			ret = map_peer(m, b, exp, vma, cur, piece_end);
-		else
-			ret = map_ram(m, b, cur, piece_end, seq);
+		} else if (fast) {
+			piece_end = ram_extent(m, vma, end);
+			mmap_read_unlock(m->mm);
+			locked = false;
+			ret = map_ram(m, b, cur, piece_end, seq, true);
+		} else {
+			ret = map_ram(m, b, cur, piece_end, seq, false);
+		}
 		if (ret)
 			break;
 	}
-	mmap_read_unlock(m->mm);
+	if (locked)
+		mmap_read_unlock(m->mm);
 	mmput(m->mm);
 	return ret;
 }

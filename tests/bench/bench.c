@@ -195,7 +195,8 @@ static void range_put(struct range *g)
  * Time one (method, size): a first map+unmap warms up and sizes the run
  * (about @budget seconds, 3 to MAX_ITERS iterations), then the run.
  */
-static void map_cell(int method, uint64_t len, double budget)
+static void map_cell(int method, uint64_t len, double budget,
+		     const struct range *ram)
 {
 	uint64_t tot[MAX_ITERS];
 	struct range g;
@@ -204,7 +205,17 @@ static void map_cell(int method, uint64_t len, double budget)
 	double t;
 	int err;
 
-	err = range_get(method, len, &g);
+	/*
+	 * ram and peermap-ram map the same pages (@ram): the cost of a RAM
+	 * mapping goes with its scatterlist entries, that is with how
+	 * contiguous the pages happen to be.
+	 */
+	if (ram) {
+		g = *ram;
+		err = 0;
+	} else {
+		err = range_get(method, len, &g);
+	}
 	if (!err) {
 		t = now();
 		err = bench_map(method, g.addr, len, 1, &r);
@@ -215,13 +226,15 @@ static void map_cell(int method, uint64_t len, double budget)
 		       (unsigned long long)len, strerror(-err));
 		printf("csv,map,%s,%llu,0,,,,,,,,\n", method_name[method],
 		       (unsigned long long)len);
-		range_put(&g);
+		if (!ram)
+			range_put(&g);
 		return;
 	}
 	n = t > 0 ? (unsigned int)(budget / t) : MAX_ITERS;
 	n = n < 3 ? 3 : n > MAX_ITERS ? MAX_ITERS : n;
 	err = bench_map(method, g.addr, len, n, &r);
-	range_put(&g);
+	if (!ram)
+		range_put(&g);
 	if (err) {
 		printf("# %s %llu bytes, %u iterations: %s\n", method_name[method],
 		       (unsigned long long)len, n, strerror(-err));
@@ -605,11 +618,18 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	for (len = 4096; len <= max; len *= 16) {
+		struct range ram = { .fd = -1 };
+
 		for (m = PM_BENCH_PEERMAP; m <= M_PEERMAP_RAM; m++) {
 			if (m == PM_BENCH_P2PDMA && !*nvme)
 				continue;
-			map_cell(m, len, budget);
+			if (m == PM_BENCH_RAM && range_get(m, len, &ram))
+				ram.addr = NULL;	/* each cell says why */
+			map_cell(m, len, budget,
+				 m >= PM_BENCH_RAM && ram.addr ? &ram : NULL);
 		}
+		if (ram.addr)
+			range_put(&ram);
 		if (len * 16 > max && len != max)
 			len = max / 16;		/* end on the largest size */
 	}

@@ -238,6 +238,37 @@ TEST_F(peer_address, segments_ram_cover_range)
 	munmap(p, 65536);
 }
 
+/*
+ * RAM of several VMAs in one range is pinned in one go, with the mmap lock
+ * dropped: every byte still comes through, and a VMA that may not be
+ * mapped stops it with the errno it deserves.
+ */
+TEST_F(p2p, copy_ram_over_several_vmas)
+{
+	unsigned char *src = ram(8 * PAGE, PROT_READ | PROT_WRITE);
+	unsigned char *dst = ram(8 * PAGE, PROT_READ | PROT_WRITE);
+	size_t i, bad = 0;
+	int err;
+
+	ASSERT_TRUE(src && dst) TH_LOG("ram");
+	for (i = 0; i < 8 * PAGE; i++)
+		src[i] = (unsigned char)(i * 7 + i / PAGE);
+	/* Three VMAs: read-write, read-only, read-write. */
+	ASSERT_TRUE(!mprotect(src + 3 * PAGE, 2 * PAGE, PROT_READ)) TH_LOG("mprotect");
+	err = pm_edu_copy(self->edu, dst, src + 100, 8 * PAGE - 200);
+	EXPECT_TRUE(!err) TH_LOG("copy out of 3 VMAs: %s", strerror(-err));
+	for (i = 0; !err && i < 8 * PAGE - 200; i++)
+		bad += dst[i] != src[100 + i];
+	EXPECT_TRUE(!bad) TH_LOG("%zu bytes differ", bad);
+	err = pm_edu_copy(self->edu, src + 100, dst, 8 * PAGE - 200);
+	EXPECT_TRUE(err == -EACCES) TH_LOG("copy into a read-only VMA: got %d", err);
+	ASSERT_TRUE(!mprotect(src + 3 * PAGE, 2 * PAGE, PROT_NONE)) TH_LOG("mprotect");
+	err = pm_edu_copy(self->edu, dst, src + 100, 8 * PAGE - 200);
+	EXPECT_TRUE(err == -EFAULT) TH_LOG("copy out over PROT_NONE: got %d", err);
+	munmap(src, 8 * PAGE);
+	munmap(dst, 8 * PAGE);
+}
+
 TEST_F(p2p, segments_bad_access_einval)
 {
 	struct peermap_edu_segments q = { .len = PAGE, .access = 0 };
