@@ -59,7 +59,7 @@ static void pm_dmabuf_map_release(struct kref *ref)
 {
 	struct pm_dmabuf_map *m = container_of(ref, struct pm_dmabuf_map, ref);
 
-	kvfree(m->pieces.segs);
+	peermap_pieces_free(&m->pieces);
 	kfree(m);
 }
 

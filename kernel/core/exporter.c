@@ -131,11 +131,14 @@ struct peermap_p2p_req *peermap_req_new(struct peermap_exporter *exp,
 {
 	struct peermap_p2p_req *req;
 
-	req = kzalloc(sizeof(*req), GFP_KERNEL_ACCOUNT);
+	/* One allocation for the core's request and the exporter's record. */
+	req = kzalloc(sizeof(*req) + exp->priv_size, GFP_KERNEL_ACCOUNT);
 	if (!req) {
 		peermap_exporter_put(exp);
 		return NULL;
 	}
+	if (exp->priv_size)
+		req->priv = req + 1;
 	req->client = client;
 	req->access = access;
 	req->owner = owner;

@@ -88,9 +88,10 @@ struct pm_map {
 	unsigned long revoke_seq;	/* bumped by peermap_revoke() */
 	struct peermap_map_stats stats;
 	/* RAM pieces to unpin, off the invalidation path. */
-	spinlock_t reap_lock;		/* protects reap */
+	spinlock_t reap_lock;		/* protects reap, reaped */
 	struct list_head reap;
 	struct work_struct reap_work;
+	bool reaped;			/* reap_work was ever queued */
 };
 
 static struct pm_map *to_pm(struct peermap_mapping *map)
@@ -181,12 +182,13 @@ static void pieces_release(struct pm_map *m, struct peermap_pieces *p, bool now)
 		} else {
 			spin_lock(&m->reap_lock);
 			list_add_tail(&rp->node, &m->reap);
+			m->reaped = true;
 			spin_unlock(&m->reap_lock);
 		}
 	}
 	if (!now && !list_empty(&m->reap))
 		queue_work(system_unbound_wq, &m->reap_work);
-	kvfree(p->segs);
+	peermap_pieces_free(p);
 	peermap_pieces_init(p, m->pub.client);
 }
 
@@ -480,9 +482,7 @@ static int build_and_install(struct pm_map *m)
 		ret = -EBUSY;
 		goto undo;
 	}
-	m->cur = b;
-	list_replace_init(&b.ram, &m->cur.ram);
-	list_replace_init(&b.peers, &m->cur.peers);
+	peermap_pieces_move(&m->cur, &b);
 	list_for_each_entry(req, &m->cur.peers, node)
 		req->pieces = NULL;	/* only p2p_map adds segments */
 	m->pub.segs = m->cur.segs;
@@ -755,8 +755,11 @@ static void pm_map_release(struct kref *ref)
 	spin_lock(&pm_maps_lock);
 	list_del(&m->node);
 	spin_unlock(&pm_maps_lock);
-	flush_work(&m->reap_work);
-	reap_work_fn(&m->reap_work);
+	/* Last reference: no invalidation queues work any more. */
+	if (m->reaped) {
+		flush_work(&m->reap_work);
+		reap_work_fn(&m->reap_work);
+	}
 	mmdrop(m->mm);
 	put_device(m->pub.client);
 	kfree(m);

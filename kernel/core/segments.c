@@ -30,6 +30,36 @@ void peermap_pieces_init(struct peermap_pieces *p, struct device *client)
 	INIT_LIST_HEAD(&p->peers);
 	p->max_seg = max_t(u64, dma_get_max_seg_size(client), PAGE_SIZE);
 	p->seg_mask = max_t(u64, dma_get_seg_boundary(client), PAGE_SIZE - 1);
+	p->segs = p->inline_segs;
+	p->cap = PEERMAP_INLINE_SEGS;
+}
+
+/*
+ * Move what @src holds into @dst (its old content is overwritten, not
+ * released); @src is left empty, for the same client.
+ */
+void peermap_pieces_move(struct peermap_pieces *dst, struct peermap_pieces *src)
+{
+	*dst = *src;
+	if (src->segs == src->inline_segs)
+		dst->segs = dst->inline_segs;
+	list_replace_init(&src->ram, &dst->ram);
+	list_replace_init(&src->peers, &dst->peers);
+	src->segs = src->inline_segs;
+	src->nsegs = 0;
+	src->cap = PEERMAP_INLINE_SEGS;
+	src->mapped = 0;
+	src->fallback = 0;
+}
+
+/* Free the segment vector (not what the lists hold); @p is then empty. */
+void peermap_pieces_free(struct peermap_pieces *p)
+{
+	if (p->segs != p->inline_segs)
+		kvfree(p->segs);
+	p->segs = p->inline_segs;
+	p->nsegs = 0;
+	p->cap = PEERMAP_INLINE_SEGS;
 }
 
 /*
@@ -66,14 +96,15 @@ static u64 seg_room(const struct peermap_pieces *p, u64 addr)
 static int pieces_grow(struct peermap_pieces *p)
 {
 	struct peermap_segment *segs;
-	unsigned int cap = p->cap ? 2 * p->cap : 8;
+	unsigned int cap = 4 * p->cap;
 
 	segs = kvmalloc_array(cap, sizeof(*segs), PEERMAP_GFP_USER);
 	if (!segs)
 		return -ENOMEM;
 	if (p->nsegs)
 		memcpy(segs, p->segs, p->nsegs * sizeof(*segs));
-	kvfree(p->segs);
+	if (p->segs != p->inline_segs)
+		kvfree(p->segs);
 	p->segs = segs;
 	p->cap = cap;
 	return 0;

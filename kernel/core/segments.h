@@ -11,10 +11,14 @@
 #include <linux/scatterlist.h>
 #include <peermap.h>
 
+/* Segments held in struct peermap_pieces itself: most mappings need one. */
+#define PEERMAP_INLINE_SEGS	4
+
 /*
  * What one resolution of a mapping's range holds: the segment vector and
  * what to undo. Built without locks, then installed in the mapping under
- * its lock (mapping.c).
+ * its lock (mapping.c, peermap_pieces_move()). The vector is @inline_segs
+ * until it outgrows them (no allocation for a small mapping).
  */
 struct peermap_pieces {
 	struct peermap_segment *segs;
@@ -25,6 +29,7 @@ struct peermap_pieces {
 	u64 fallback;			/* bytes in PEERMAP_SEG_FALLBACK segments */
 	struct list_head ram;		/* struct peermap_ram_piece */
 	struct list_head peers;		/* struct peermap_p2p_req */
+	struct peermap_segment inline_segs[PEERMAP_INLINE_SEGS];
 };
 
 /*
@@ -51,6 +56,8 @@ struct peermap_dma_pages {
 #define PEERMAP_GFP_USER	(GFP_KERNEL_ACCOUNT | __GFP_NOWARN)
 
 void peermap_pieces_init(struct peermap_pieces *p, struct device *client);
+void peermap_pieces_move(struct peermap_pieces *dst, struct peermap_pieces *src);
+void peermap_pieces_free(struct peermap_pieces *p);
 int peermap_pieces_append(struct peermap_pieces *p, dma_addr_t addr, u64 len,
 			  u32 flags);
 int peermap_dma_pages_map(struct peermap_dma_pages *dp, struct device *client,

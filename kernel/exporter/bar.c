@@ -675,16 +675,12 @@ const struct vm_operations_struct pmbar_vm_ops = {
 int pmbar_obj_answer(struct pmbar_obj *obj, u64 off, u64 len,
 		     struct peermap_p2p_req *req, struct peermap_revocable *rv)
 {
+	struct pmbar_peer *peer = req->priv;	/* the core's, priv_size */
 	struct pmbar_dev *bdev = obj->bdev;
-	struct pmbar_peer *peer;
 	int ret;
 
 	if (off >= obj->size || len > obj->size - off)
 		return -EINVAL;
-	peer = kzalloc(sizeof(*peer), GFP_KERNEL_ACCOUNT);
-	if (!peer)
-		return -ENOMEM;
-
 	mutex_lock(&obj->lock);
 	if (obj->moving) {
 		ret = -EAGAIN;
@@ -717,11 +713,8 @@ int pmbar_obj_answer(struct pmbar_obj *obj, u64 off, u64 len,
 			peermap_req_attach(req, rv);
 		kref_get(&obj->ref);
 		peer->obj = obj;
-		req->priv = peer;
 	}
 	mutex_unlock(&obj->lock);
-	if (ret)
-		kfree(peer);
 	return ret;
 }
 
@@ -744,13 +737,13 @@ static void pmbar_p2p_unmap(struct peermap_p2p_req *req)
 
 	pmbar_sysmem_put(peer->mem);
 	pmbar_obj_put(peer->obj);
-	kfree(peer);
 }
 
 struct peermap_exporter pmbar_exporter = {
 	.name = "peermap_bar",
 	.owner = THIS_MODULE,
 	.vm_ops = &pmbar_vm_ops,
+	.priv_size = sizeof(struct pmbar_peer),
 	.p2p_map = pmbar_p2p_map,
 	.p2p_unmap = pmbar_p2p_unmap,
 };

@@ -164,7 +164,10 @@ struct peermap_p2p_req {
 	struct device *client;
 	/** @access: in: PEERMAP_ACCESS_* the importer asks for. */
 	u32 access;
-	/** @priv: out: the exporter's, for its p2p_unmap. */
+	/**
+	 * @priv: out: the exporter's, for its p2p_unmap; in: its
+	 * &peermap_exporter.priv_size bytes, if it asked for them.
+	 */
 	void *priv;
 
 	/**
@@ -213,6 +216,14 @@ struct peermap_exporter {
 	struct module *owner;
 	/** @vm_ops: VMAs with these vm_ops belong to this exporter. */
 	const struct vm_operations_struct *vm_ops;
+	/**
+	 * @priv_size: bytes the core allocates, zeroed and 8-byte aligned,
+	 * with each request and hands p2p_map in &peermap_p2p_req.priv, so
+	 * that the exporter's record of a piece costs no allocation of its
+	 * own; freed with the request, after p2p_unmap. 0: the exporter
+	 * sets priv itself.
+	 */
+	size_t priv_size;
 	/**
 	 * @p2p_map: resolve [start, start + len) of @vma, which lies inside
 	 * the VMA, for req->client: add segments covering it in order and
