@@ -10,11 +10,14 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/debugfs.h>
 #include <linux/dma-mapping.h>
+#include <linux/hashtable.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/rculist.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 
 #include "compat.h"
@@ -30,19 +33,159 @@
 static DEFINE_MUTEX(peermap_exporters_lock);
 static LIST_HEAD(peermap_exporters);
 
-/* An IOVA of peer MMIO the core made for a peer piece (pm_dma_map_mmio()). */
+/*
+ * An IOVA of peer MMIO (pm_dma_map_mmio()), shared by every peer piece
+ * that maps the same bytes for the same client in the same direction:
+ * 1024 registrations of a buffer cost one IOMMU mapping, and their revoke
+ * one unmap, so one IOTLB flush under a strict IOMMU instead of 1024.
+ * Only exact matches share: a client reaches no byte it was not given.
+ */
 struct peermap_iova {
-	struct list_head node;
-	dma_addr_t addr;
+	struct hlist_node node;		/* in pm_iovas, under pm_iovas_lock */
+	unsigned int users;		/* peermap_iova_use, under pm_iovas_lock */
+	struct device *client;		/* a user's mapping holds it */
+	phys_addr_t phys;
 	u64 len;
 	enum dma_data_direction dir;
+	dma_addr_t addr;
 };
+
+/* A peer piece's use of a shared IOVA, on its request's list. */
+struct peermap_iova_use {
+	struct list_head node;
+	struct peermap_iova *iova;
+};
+
+/* The shared IOVAs; a spinlock: nothing sleeps under it. */
+static DEFINE_SPINLOCK(pm_iovas_lock);
+static DEFINE_HASHTABLE(pm_iovas, 8);
+
+static u32 iova_hash(struct device *client, phys_addr_t phys, u64 len)
+{
+	return hash_64((u64)(uintptr_t)client ^ phys ^ (len << 20), 32);
+}
+
+static struct peermap_iova *iova_find(struct device *client, phys_addr_t phys,
+				      u64 len, enum dma_data_direction dir)
+{
+	struct peermap_iova *iova;
+
+	lockdep_assert_held(&pm_iovas_lock);
+	hash_for_each_possible(pm_iovas, iova, node, iova_hash(client, phys, len))
+		if (iova->client == client && iova->phys == phys &&
+		    iova->len == len && iova->dir == dir)
+			return iova;
+	return NULL;
+}
+
+/*
+ * The IOVA of [phys, phys + len) for @client, made or shared, with a use
+ * on @req's list. Mapped outside the lock: of two that raced, the first
+ * in the table is kept and the other undone.
+ */
+static int iova_get(struct peermap_p2p_req *req, phys_addr_t phys, u64 len,
+		    enum dma_data_direction dir, dma_addr_t *addr)
+{
+	struct peermap_iova *iova, *made = NULL;
+	struct peermap_iova_use *use;
+
+	use = kmalloc(sizeof(*use), GFP_KERNEL_ACCOUNT);
+	if (!use)
+		return -ENOMEM;
+	spin_lock(&pm_iovas_lock);
+	iova = iova_find(req->client, phys, len, dir);
+	if (iova)
+		iova->users++;
+	spin_unlock(&pm_iovas_lock);
+	if (!iova) {
+		made = kzalloc(sizeof(*made), GFP_KERNEL_ACCOUNT);
+		if (!made) {
+			kfree(use);
+			return -ENOMEM;
+		}
+		made->addr = pm_dma_map_mmio(req->client, phys, len, dir);
+		if (dma_mapping_error(req->client, made->addr)) {
+			kfree(made);
+			kfree(use);
+			return -EIO;
+		}
+		made->client = req->client;
+		made->phys = phys;
+		made->len = len;
+		made->dir = dir;
+		made->users = 1;
+		spin_lock(&pm_iovas_lock);
+		iova = iova_find(req->client, phys, len, dir);
+		if (iova) {
+			iova->users++;
+		} else {
+			hash_add(pm_iovas, &made->node,
+				 iova_hash(req->client, phys, len));
+			iova = made;
+			made = NULL;
+		}
+		spin_unlock(&pm_iovas_lock);
+		if (made) {
+			pm_dma_unmap_mmio(req->client, made->addr, len, dir);
+			kfree(made);
+		}
+	}
+	use->iova = iova;
+	list_add_tail(&use->node, &req->iovas);
+	*addr = iova->addr;
+	return 0;
+}
+
+/* Drop a use; the last one unmaps (a flush under a strict IOMMU). */
+static void iova_put(struct peermap_iova_use *use)
+{
+	struct peermap_iova *iova = use->iova;
+	bool last;
+
+	spin_lock(&pm_iovas_lock);
+	last = !--iova->users;
+	if (last)
+		hash_del(&iova->node);
+	spin_unlock(&pm_iovas_lock);
+	if (last) {
+		pm_dma_unmap_mmio(iova->client, iova->addr, iova->len, iova->dir);
+		kfree(iova);
+	}
+	list_del(&use->node);
+	kfree(use);
+}
 
 /* Exporter pages (fallback memory) the core DMA-mapped for a peer piece. */
 struct peermap_sgt {
 	struct list_head node;
 	struct peermap_dma_pages dma;
 };
+
+/* debugfs peermap/iovas: the shared IOVAs of peer MMIO, one per line. */
+static int iovas_show(struct seq_file *m, void *unused)
+{
+	static const char *const dirs[] = {
+		[DMA_BIDIRECTIONAL] = "rw", [DMA_TO_DEVICE] = "read",
+		[DMA_FROM_DEVICE] = "write", [DMA_NONE] = "none",
+	};
+	struct peermap_iova *iova;
+	unsigned int bkt;
+
+	spin_lock(&pm_iovas_lock);
+	hash_for_each(pm_iovas, bkt, iova, node)
+		seq_printf(m, "%s phys %pa len %#llx %s users %u iova %pad\n",
+			   dev_name(iova->client), &iova->phys, iova->len,
+			   dirs[iova->dir], iova->users, &iova->addr);
+	spin_unlock(&pm_iovas_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(iovas);
+
+/* The exporter side's debugfs files, in @debugfs (peermap/). */
+void peermap_exporter_debugfs(struct dentry *debugfs)
+{
+	debugfs_create_file("iovas", 0444, debugfs, NULL, &iovas_fops);
+}
 
 /**
  * peermap_register_exporter() - make an exporter's VMAs mappable for peers
@@ -163,8 +306,9 @@ struct peermap_p2p_req *peermap_req_new(struct peermap_exporter *exp,
  * Adds the segment(s) through which req->client reaches those bytes: the
  * BAR's bus address when the client's DMA is untranslated, an IOVA of the
  * BAR when an IOMMU translates it (pm_dma_map_mmio(): dma_map_phys() with
- * DMA_ATTR_MMIO, dma_map_resource() before 6.18). The core tears the IOVA
- * down at unmap, before calling p2p_unmap.
+ * DMA_ATTR_MMIO, dma_map_resource() before 6.18), one IOVA for every piece
+ * that maps the same bytes for the same client. The core drops the piece's
+ * use of it at unmap, before calling p2p_unmap; the last use unmaps it.
  * Context: may sleep.
  * Return: 0, -EINVAL if the range is not inside the BAR, -EREMOTEIO if the
  * client cannot reach the provider, -ENOMEM, or -EIO if the IOMMU mapping
@@ -176,7 +320,6 @@ int peermap_req_add_bar(struct peermap_p2p_req *req, struct pci_dev *provider,
 	enum dma_data_direction dir = peermap_dir(req->access);
 	u32 flags = PEERMAP_SEG_PEER;
 	struct pm_rt_verdict route;
-	struct peermap_iova *iova;
 	resource_size_t size;
 	dma_addr_t addr;
 	int ret;
@@ -201,28 +344,18 @@ int peermap_req_add_bar(struct peermap_p2p_req *req, struct pci_dev *provider,
 					     pci_bus_address(provider, bar) + offset,
 					     len, flags);
 
-	iova = kzalloc(sizeof(*iova), GFP_KERNEL_ACCOUNT);
-	if (!iova)
-		return -ENOMEM;
 	/*
-	 * MMIO has no CPU cache to sync. And while an invalidated mapping
-	 * waits for its teardown, the importer may already map the same
-	 * bytes again: DMA-API debug would call that overlapping cachelines
-	 * unless told no sync is done.
+	 * MMIO has no CPU cache to sync (pm_dma_map_mmio() says so, or
+	 * DMA-API debug would call two mappings of it overlapping cachelines).
 	 */
-	addr = pm_dma_map_mmio(req->client,
-			       pci_resource_start(provider, bar) + offset, len,
-			       dir);
-	if (dma_mapping_error(req->client, addr)) {
-		dev_warn(req->client, "IOMMU mapping of %s BAR%d +%#llx (%llu bytes) failed\n",
-			 pci_name(provider), bar, offset, len);
-		kfree(iova);
-		return -EIO;
+	ret = iova_get(req, pci_resource_start(provider, bar) + offset, len,
+		       dir, &addr);
+	if (ret) {
+		if (ret == -EIO)
+			dev_warn(req->client, "IOMMU mapping of %s BAR%d +%#llx (%llu bytes) failed\n",
+				 pci_name(provider), bar, offset, len);
+		return ret;
 	}
-	iova->addr = addr;
-	iova->len = len;
-	iova->dir = dir;
-	list_add_tail(&iova->node, &req->iovas);
 	ret = peermap_pieces_append(req->pieces, addr, len,
 				    flags | PEERMAP_SEG_IOVA);
 	return ret;	/* on error the IOVA is undone with the request */
@@ -404,7 +537,7 @@ EXPORT_SYMBOL_GPL(peermap_revoke);
  */
 void peermap_req_release(struct peermap_p2p_req *req)
 {
-	struct peermap_iova *iova, *tmp;
+	struct peermap_iova_use *use, *tmp;
 	struct peermap_sgt *s, *stmp;
 
 	peermap_req_detach(req);
@@ -413,12 +546,8 @@ void peermap_req_release(struct peermap_p2p_req *req)
 		list_del(&s->node);
 		kfree(s);
 	}
-	list_for_each_entry_safe(iova, tmp, &req->iovas, node) {
-		pm_dma_unmap_mmio(req->client, iova->addr, iova->len,
-				  iova->dir);
-		list_del(&iova->node);
-		kfree(iova);
-	}
+	list_for_each_entry_safe(use, tmp, &req->iovas, node)
+		iova_put(use);
 	if (req->live)
 		req->exp->p2p_unmap(req);
 	peermap_exporter_put(req->exp);

@@ -46,6 +46,9 @@ long peermap_window_info(void __user *arg);
 int peermap_window_init(struct dentry *debugfs);
 void peermap_window_exit(void);
 
+/* exporter.c */
+void peermap_exporter_debugfs(struct dentry *debugfs);
+
 /* mapping.c */
 void peermap_routes_changed(void);
 void peermap_dmabuf_routes_changed(void);

@@ -38,6 +38,7 @@ static int __init peermap_init(void)
 	peermap_debugfs = debugfs_create_dir("peermap", NULL);
 	debugfs_create_file("version", 0444, peermap_debugfs, NULL,
 			    &peermap_version_fops);
+	peermap_exporter_debugfs(peermap_debugfs);
 	ret = peermap_route_init();
 	if (ret)
 		goto err_debugfs;

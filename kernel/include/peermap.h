@@ -190,7 +190,11 @@ struct peermap_p2p_req {
 	struct peermap_exporter *exp;
 	/** @node: core: in the resolution's list of peer pieces. */
 	struct list_head node;
-	/** @iovas: core: IOVAs of peer MMIO (pm_dma_map_mmio()) to undo. */
+	/**
+	 * @iovas: core: the IOVAs of peer MMIO (pm_dma_map_mmio()) the piece
+	 * uses, each shared with every piece mapping the same bytes for the
+	 * same client, unmapped with the last.
+	 */
 	struct list_head iovas;
 	/** @sgts: core: DMA-mapped fallback pages to undo. */
 	struct list_head sgts;

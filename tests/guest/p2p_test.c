@@ -12,12 +12,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -160,6 +162,164 @@ TEST_F(p2p, segments_write_access_is_writable)
 		TH_LOG("err %d, %u segments", err, n);
 	if (!err)
 		free(s);
+	pm_obj_free(&o);
+}
+
+/*
+ * Users of the shared IOVA of @len bytes for @client in debugfs
+ * peermap/iovas: 0 if there is none, -1 without the file.
+ */
+static int iova_users(const char *client, unsigned long long len)
+{
+	FILE *f = fopen("/sys/kernel/debug/peermap/iovas", "r");
+	char line[256], want[64];
+	unsigned int users;
+	int found = 0;
+	char *u;
+
+	if (!f)
+		return -1;
+	snprintf(want, sizeof(want), " len %#llx ", len);
+	while (fgets(line, sizeof(line), f)) {
+		u = strstr(line, " users ");
+		if (!strncmp(line, client, strlen(client)) && strstr(line, want) && u &&
+		    sscanf(u, " users %u", &users) == 1)
+			found += (int)users;
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * Registrations of the same bytes for the same client share one IOVA,
+ * unmapped with the last: one IOMMU mapping, and one IOTLB flush when the
+ * exporter revokes them all. Dropping one leaves the other working.
+ */
+TEST_F(peer_address, iova_shared_by_registrations_of_same_bytes)
+{
+	const size_t len = 3 * PAGE;
+	unsigned char *dst = ram(len, PROT_READ | PROT_WRITE);
+	char client[32];
+	uint64_t a, b;
+	struct pm_obj o;
+	size_t i, bad = 0;
+	int err;
+
+	if (!variant->iova)
+		SKIP(return, "bus addresses: no IOVA");
+	ASSERT_TRUE(dst) TH_LOG("ram");
+	ASSERT_TRUE(!pm_node_pci_name("peermap-edu0", client, sizeof(client))) TH_LOG("edu");
+	ASSERT_TRUE(!pm_obj_alloc(&self->bar, len, &o)) TH_LOG("alloc");
+	for (i = 0; i < len; i++)
+		((unsigned char *)o.cpu)[i] = (unsigned char)(i * 13 + 5);
+	ASSERT_TRUE(iova_users(client, len) == 0) TH_LOG("debugfs peermap/iovas: %d users before",
+							 iova_users(client, len));
+	ASSERT_TRUE(!pm_edu_register(self->edu, o.cpu, len, PEERMAP_ACCESS_READ, 0, &a)) TH_LOG("register");
+	ASSERT_TRUE(!pm_edu_register(self->edu, o.cpu, len, PEERMAP_ACCESS_READ, 0, &b)) TH_LOG("register");
+	EXPECT_TRUE(iova_users(client, len) == 2) TH_LOG("two registrations: %d users of the IOVA",
+							 iova_users(client, len));
+	ASSERT_TRUE(!pm_edu_unregister(self->edu, a)) TH_LOG("unregister");
+	EXPECT_TRUE(iova_users(client, len) == 1) TH_LOG("one left: %d users", iova_users(client, len));
+	/* The copy goes through the registration left: its IOVA still maps. */
+	err = pm_edu_copy(self->edu, dst, o.cpu, len);
+	EXPECT_TRUE(!err) TH_LOG("copy: %s", strerror(-err));
+	for (i = 0; !err && i < len; i++)
+		bad += dst[i] != (unsigned char)(i * 13 + 5);
+	EXPECT_TRUE(!bad) TH_LOG("%zu bytes differ", bad);
+	ASSERT_TRUE(!pm_edu_unregister(self->edu, b)) TH_LOG("unregister");
+	EXPECT_TRUE(iova_users(client, len) == 0) TH_LOG("none left: %d users", iova_users(client, len));
+	pm_obj_free(&o);
+	munmap(dst, len);
+}
+
+/* One thread of the shared-IOVA race: register, copy out and check, drop. */
+struct sharer {
+	pthread_t t;
+	int edu;
+	const unsigned char *obj;
+	size_t len;
+	volatile int *stop;
+	unsigned long rounds, bad, err;
+};
+
+static void *sharer_run(void *arg)
+{
+	struct sharer *sh = arg;
+	unsigned char *dst = malloc(sh->len);
+	uint64_t id;
+	size_t i;
+
+	if (!dst) {
+		sh->err++;
+		return NULL;
+	}
+	while (!*sh->stop) {
+		if (pm_edu_register(sh->edu, sh->obj, sh->len, PEERMAP_ACCESS_READ, 0, &id)) {
+			sh->err++;
+			break;
+		}
+		/* Copies are slow under emulation: one round in 16 copies. */
+		if (!(sh->rounds % 16)) {
+			memset(dst, 0, sh->len);
+			if (pm_edu_copy(sh->edu, dst, sh->obj, sh->len))
+				sh->err++;
+			for (i = 0; i < sh->len; i++)
+				sh->bad += dst[i] != (unsigned char)(i * 13 + 5);
+		}
+		if (pm_edu_unregister(sh->edu, id))
+			sh->err++;
+		sh->rounds++;
+	}
+	free(dst);
+	return NULL;
+}
+
+/*
+ * Three threads register, copy out of and drop the same bytes (one shared
+ * IOVA made, shared and unmapped over and over, two made at once and one
+ * undone) while the exporter evicts and restores the object: every byte
+ * right, no IOVA left.
+ */
+TEST_F(peer_address, iova_shared_race_with_revoke)
+{
+	const size_t len = 2 * PAGE;
+	struct sharer sh[3];
+	volatile int stop = 0;
+	unsigned long rounds = 0, bad = 0, errs = 0, revokes = 0;
+	char client[32];
+	struct pm_obj o;
+	time_t end;
+	size_t i;
+
+	if (!variant->iova)
+		SKIP(return, "bus addresses: no IOVA");
+	ASSERT_TRUE(!pm_node_pci_name("peermap-edu0", client, sizeof(client))) TH_LOG("edu");
+	ASSERT_TRUE(!pm_obj_alloc(&self->bar, len, &o)) TH_LOG("alloc");
+	for (i = 0; i < len; i++)
+		((unsigned char *)o.cpu)[i] = (unsigned char)(i * 13 + 5);
+	for (i = 0; i < 3; i++) {
+		sh[i] = (struct sharer){ .edu = self->edu, .obj = o.cpu, .len = len,
+					 .stop = &stop };
+		ASSERT_EQ(0, pthread_create(&sh[i].t, NULL, sharer_run, &sh[i]));
+	}
+	end = time(NULL) + 4;
+	while (time(NULL) < end) {
+		if (!pm_obj_evict(&o) && !pm_obj_restore(&o))
+			revokes++;
+		usleep(20000);
+	}
+	stop = 1;
+	for (i = 0; i < 3; i++) {
+		pthread_join(sh[i].t, NULL);
+		rounds += sh[i].rounds;
+		bad += sh[i].bad;
+		errs += sh[i].err;
+	}
+	TH_LOG("%lu rounds by 3 threads, %lu evict+restore", rounds, revokes);
+	EXPECT_TRUE(rounds > 3 && revokes > 3) TH_LOG("too little happened");
+	EXPECT_TRUE(!errs) TH_LOG("%lu errors", errs);
+	EXPECT_TRUE(!bad) TH_LOG("%lu bytes differ", bad);
+	EXPECT_TRUE(iova_users(client, len) == 0) TH_LOG("%d users left", iova_users(client, len));
 	pm_obj_free(&o);
 }
 
