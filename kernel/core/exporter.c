@@ -465,6 +465,59 @@ static void peermap_req_detach(struct peermap_p2p_req *req)
 	req->rv = NULL;
 }
 
+/* What a two-pass revoke holds of each piece: its owner, referenced. */
+struct revoke_entry {
+	void *owner;
+	const struct peermap_revoke_ops *ops;
+	bool stop;
+};
+
+/* The pieces of @rv whose owner can be told to stop without waiting. */
+static unsigned int revoke_stoppable(struct peermap_revocable *rv)
+{
+	struct peermap_p2p_req *req;
+	unsigned int n = 0;
+
+	spin_lock(&rv->lock);
+	list_for_each_entry(req, &rv->reqs, rv_node)
+		n += req->stoppable;
+	spin_unlock(&rv->lock);
+	return n;
+}
+
+/*
+ * Revoke up to @n pieces of @todo in two passes: every owner told to stop
+ * (&peermap_revoke_ops.stop, which does not wait), then each one
+ * invalidated and torn down, so that importers drain at the same time.
+ * Called and returns with the revocable's spinlock (@lock) held, dropped
+ * in between; what is left on @todo is for the one-pass loop.
+ */
+static void revoke_two_passes_locked(struct list_head *todo, spinlock_t *lock,
+				     struct revoke_entry *e, unsigned int n,
+				     unsigned int why)
+{
+	struct peermap_p2p_req *req;
+	unsigned int i = 0;
+
+	while (i < n && (req = list_first_entry_or_null(todo, struct peermap_p2p_req,
+							rv_node))) {
+		list_del_init(&req->rv_node);
+		e[i].owner = req->owner;
+		e[i].ops = req->revoke_ops;
+		e[i].stop = req->stoppable && e[i].ops->stop;
+		e[i].ops->get(e[i].owner);
+		i++;
+	}
+	n = i;
+	spin_unlock(lock);
+	for (i = 0; i < n; i++)
+		if (e[i].stop)
+			e[i].ops->stop(e[i].owner, why);
+	for (i = 0; i < n; i++)
+		e[i].ops->revoke(e[i].owner, why);
+	spin_lock(lock);
+}
+
 /**
  * peermap_revoke() - take device memory back from every importer
  * @rv: the object's revocation list
@@ -473,7 +526,10 @@ static void peermap_req_detach(struct peermap_p2p_req *req)
  *
  * Every mapping holding a piece of @rv is invalidated: its importer stops
  * its DMA, then the DMA addresses (and IOVAs) are torn down, then
- * p2p_unmap is called. A mapping being built at the same time is built
+ * p2p_unmap is called. Importers that can be told to stop without waiting
+ * (&peermap_importer_ops.stop) are all told first, then each one is
+ * waited for and torn down: they drain together, and the revoke takes as
+ * long as the slowest. A mapping being built at the same time is built
  * again. The exporter first makes p2p_map refuse the memory (or answer
  * -EAGAIN while it moves it), then calls this; when it returns no importer
  * uses the old addresses. Revokes of one object run one at a time, so
@@ -487,11 +543,21 @@ static void peermap_req_detach(struct peermap_p2p_req *req)
 void peermap_revoke(struct peermap_revocable *rv, unsigned int why)
 {
 	const struct peermap_revoke_ops *ops;
+	struct revoke_entry *e = NULL;
 	struct peermap_p2p_req *req;
+	unsigned int n;
 	LIST_HEAD(todo);
 	void *owner;
 
 	might_sleep();
+	/*
+	 * Room for two passes, taken before the locks: pieces attached
+	 * meanwhile go through the one-pass loop, as do all of them if
+	 * there is no memory.
+	 */
+	n = revoke_stoppable(rv);
+	if (n > 1)
+		e = kmalloc_array(n, sizeof(*e), GFP_KERNEL | __GFP_NOWARN);
 	/*
 	 * One revoke at a time per object: a second revoker waits here until
 	 * the first one's importers stopped, so whichever returns, none of
@@ -505,6 +571,8 @@ void peermap_revoke(struct peermap_revocable *rv, unsigned int why)
 	 */
 	spin_lock(&rv->lock);
 	list_splice_init(&rv->reqs, &todo);
+	if (e)
+		revoke_two_passes_locked(&todo, &rv->lock, e, n, why);
 	for (;;) {
 		req = list_first_entry_or_null(&todo, struct peermap_p2p_req,
 					       rv_node);
@@ -526,6 +594,7 @@ void peermap_revoke(struct peermap_revocable *rv, unsigned int why)
 	}
 	spin_unlock(&rv->lock);
 	mutex_unlock(&rv->revoke_lock);
+	kfree(e);
 }
 EXPORT_SYMBOL_GPL(peermap_revoke);
 

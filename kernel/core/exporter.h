@@ -33,6 +33,12 @@ struct peermap_revoke_ops {
 	 */
 	void (*get)(void *owner);
 	/**
+	 * @stop: optional: make @owner's importer stop without waiting for
+	 * it (&peermap_importer_ops.stop); @revoke follows. May sleep, but
+	 * not wait for a device.
+	 */
+	void (*stop)(void *owner, unsigned int why);
+	/**
 	 * @revoke: invalidate @owner for @why (PEERMAP_INVAL_*) as
 	 * peermap_revoke() documents (its importer stops, then its DMA
 	 * addresses go), make a build of it in progress start over, then

@@ -85,6 +85,7 @@ struct pm_map {
 	struct mutex lock;
 	struct peermap_pieces cur;
 	bool valid;			/* cur is installed and usable */
+	bool stopped;			/* importer told to stop, cur still up */
 	unsigned long revoke_seq;	/* bumped by peermap_revoke() */
 	struct peermap_map_stats stats;
 	/* RAM pieces to unpin, off the invalidation path. */
@@ -309,6 +310,7 @@ static int map_peer(struct pm_map *m, struct peermap_pieces *b,
 			      &pm_revoke_ops, m);
 	if (!req)
 		return -ENOMEM;
+	req->stoppable = !!m->ops->stop;
 
 	ret = exp->p2p_map(vma, start, end - start, req);
 	if (ret == -EBUSY)
@@ -468,6 +470,9 @@ static int build_and_install(struct pm_map *m)
 	unsigned long seq, rseq;
 	int ret;
 
+	/* A revoke's second pass will tear cur down: wait for it. */
+	if (READ_ONCE(m->stopped))
+		return -EAGAIN;
 	peermap_pieces_init(&b, m->pub.client);
 	seq = mmu_interval_read_begin(&m->notifier);
 	rseq = READ_ONCE(m->revoke_seq);
@@ -476,8 +481,9 @@ static int build_and_install(struct pm_map *m)
 		goto undo;
 
 	mutex_lock(&m->lock);
+	/* stopped: the revoke's second pass has yet to tear cur down */
 	if (mmu_interval_read_retry(&m->notifier, seq) ||
-	    m->revoke_seq != rseq) {
+	    m->revoke_seq != rseq || m->stopped) {
 		mutex_unlock(&m->lock);
 		ret = -EBUSY;
 		goto undo;
@@ -669,9 +675,10 @@ EXPORT_SYMBOL_GPL(peermap_mapping_stats);
 static void invalidate_locked(struct pm_map *m, unsigned int why)
 {
 	lockdep_assert_held(&m->lock);
-	if (!m->valid)
+	if (!m->valid && !m->stopped)
 		return;
 	WRITE_ONCE(m->valid, false);
+	m->stopped = false;
 	m->ops->invalidate(&m->pub, why);
 	trace_peermap_invalidate(m->pub.client, m->pub.addr, m->pub.len, why);
 	pieces_release(m, &m->cur, false);
@@ -732,7 +739,7 @@ static bool pm_mni_invalidate(struct mmu_interval_notifier *mni,
 		 */
 		if (!mutex_trylock(&m->lock))
 			return false;
-		if (cares && m->valid) {
+		if (cares && (m->valid || m->stopped)) {
 			mutex_unlock(&m->lock);
 			return false;
 		}
@@ -877,6 +884,7 @@ void peermap_unmap(struct peermap_mapping *map)
 	mmu_interval_notifier_remove(&m->notifier);
 	mutex_lock(&m->lock);
 	WRITE_ONCE(m->valid, false);
+	m->stopped = false;
 	pieces_release(m, &m->cur, true);
 	m->pub.segs = NULL;
 	m->pub.nsegs = 0;
@@ -938,6 +946,24 @@ static void pm_revoke_get(void *owner)
 	kref_get(&m->ref);
 }
 
+/*
+ * The first pass of a revoke: no longer valid, the importer told to stop;
+ * pm_revoke() follows and waits for it.
+ */
+static void pm_revoke_stop(void *owner, unsigned int why)
+{
+	struct pm_map *m = owner;
+
+	mutex_lock(&m->lock);
+	m->revoke_seq++;	/* a build in progress starts over */
+	if (m->valid && m->ops->stop) {
+		WRITE_ONCE(m->valid, false);
+		m->stopped = true;
+		m->ops->stop(&m->pub, why);
+	}
+	mutex_unlock(&m->lock);
+}
+
 static void pm_revoke(void *owner, unsigned int why)
 {
 	struct pm_map *m = owner;
@@ -951,5 +977,6 @@ static void pm_revoke(void *owner, unsigned int why)
 
 static const struct peermap_revoke_ops pm_revoke_ops = {
 	.get = pm_revoke_get,
+	.stop = pm_revoke_stop,
 	.revoke = pm_revoke,
 };

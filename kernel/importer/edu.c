@@ -135,8 +135,19 @@ static void pmedu_invalidate(struct peermap_mapping *map, unsigned int why)
 	mutex_unlock(&edev->lock);
 }
 
+/*
+ * A revoke tells every importer to stop before it waits for any. The
+ * engine has nothing to post: the chunk in flight ends by itself, and the
+ * next one checks the mapping (no longer valid from now on) under
+ * edev->lock; pmedu_invalidate() waits for the one in flight.
+ */
+static void pmedu_stop(struct peermap_mapping *map, unsigned int why)
+{
+}
+
 static const struct peermap_importer_ops pmedu_ops = {
 	.invalidate = pmedu_invalidate,
+	.stop = pmedu_stop,
 };
 
 static enum dma_data_direction pmedu_dir(u32 access)

@@ -52,6 +52,17 @@ struct peermap_importer_ops {
 	 * around such an allocation. Required.
 	 */
 	void (*invalidate)(struct peermap_mapping *map, unsigned int why);
+	/**
+	 * @stop: optional: tell the device to stop using @map's segments
+	 * (post the stop, ring the doorbell) and return without waiting for
+	 * it; @invalidate follows and waits. peermap_revoke() calls @stop
+	 * for every mapping it takes down before it calls the first
+	 * @invalidate, so devices that need time to drain drain together:
+	 * the revoke lasts as long as the slowest of them, not their sum.
+	 * The mapping is no longer valid from @stop on. Called with the
+	 * mapping's lock held; must not sleep.
+	 */
+	void (*stop)(struct peermap_mapping *map, unsigned int why);
 };
 
 /**
@@ -204,6 +215,11 @@ struct peermap_p2p_req {
 	struct list_head rv_node;
 	/** @live: core: p2p_map succeeded, so p2p_unmap is owed. */
 	bool live;
+	/**
+	 * @stoppable: core: its owner's importer can be told to stop
+	 * without waiting (&peermap_revoke_ops.stop does something).
+	 */
+	bool stoppable;
 };
 
 /**

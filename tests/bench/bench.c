@@ -22,10 +22,14 @@
  *   tput      peermap map+unmap per second with 1 and 2 threads, 10 s
  *             each, sampled every second (min, median, max of the samples)
  *
- *   pm-bench [BUDGET [revoke | map [MAXLEN]]]: BUDGET seconds per map cell
- *   (3); "revoke" measures the revoke cells only (scripts/bench's IOMMU
- *   boots), "map" the map cells only, up to MAXLEN bytes (for iterating
- *   on the map path).
+ *   busy      revoke while every importer is mid-transfer: pm_bench's busy
+ *             importers, whose devices take a while to stop, with and
+ *             without a stop callback
+ *
+ *   pm-bench [BUDGET [revoke | busy | map [MAXLEN]]]: BUDGET seconds per
+ *   map cell (3); "revoke" measures the revoke cells only (scripts/bench's
+ *   IOMMU boots), "busy" the busy ones, "map" the map cells only, up to
+ *   MAXLEN bytes (for iterating on the map path).
  *
  * Output: "csv,TABLE,..." lines (scripts/bench writes them to files) and
  * "#" comments. Map timing is done in the kernel (tests/kmod/pm_bench.c).
@@ -408,6 +412,71 @@ static void revoke_cell(unsigned int nmaps, unsigned int samples)
 	fflush(stdout);
 }
 
+/*
+ * Revoke while every importer is mid-transfer: @nmaps mappings of
+ * pm_bench's busy importer, each taking @drain_us to stop once told, with
+ * (@stop) and without a stop callback; the object is evicted and
+ * peermap_bar times the revoke. Told one by one and waited for one by
+ * one, the drains add up; told first and waited for together, the revoke
+ * lasts about one drain.
+ */
+static void busy_cell(unsigned int nmaps, unsigned int drain_us, int stop,
+		      unsigned int samples)
+{
+	struct pm_bench_busy q = { .nmaps = nmaps, .drain_us = drain_us, .stop = stop };
+	struct peermap_bar_obj_info oi;
+	struct pm_bench_busy e;
+	unsigned int s, got = 0, inval = 0;
+	uint64_t ns[16];
+	struct pm_obj o;
+	int err = 0;
+
+	if (pm_obj_alloc(&bar, 65536, &o)) {
+		printf("# revoke busy: no object\n");
+		return;
+	}
+	q.addr = (uintptr_t)o.cpu;
+	q.len = o.size;
+	memcpy(q.client, client, sizeof(q.client));
+	for (s = 0; s < samples && s < 16 && !err; s++) {
+		if (ioctl(bench_fd, PM_BENCH_IOC_BUSY, &q))
+			err = -errno;
+		if (!err)
+			err = pm_obj_evict(&o);
+		if (!err)
+			err = pm_obj_info(&o, &oi);
+		if (!err)
+			ns[got++] = oi.last_revoke_ns;
+		memset(&e, 0, sizeof(e));
+		if (!ioctl(bench_fd, PM_BENCH_IOC_BUSY_END, &e))
+			inval = e.invalidated;
+		if (!err)
+			err = pm_obj_restore(&o);
+	}
+	pm_obj_free(&o);
+	if (err || !got) {
+		printf("# revoke busy %u: %s\n", nmaps, strerror(-err));
+		return;
+	}
+	qsort(ns, got, sizeof(ns[0]), cmp_u64);
+	/* importer,mappings,drain_us,samples,median,min,max,invalidated */
+	printf("csv,busy,%s,%u,%u,%u,%llu,%llu,%llu,%u\n", stop ? "stop+wait" : "wait",
+	       nmaps, drain_us, got, (unsigned long long)ns[got / 2],
+	       (unsigned long long)ns[0], (unsigned long long)ns[got - 1], inval);
+	fflush(stdout);
+}
+
+/* 16 importers draining 2 ms each, and 64 draining 0.5 ms: both ways. */
+static void busy_cells(void)
+{
+	int stop;
+
+	for (stop = 0; stop <= 1; stop++) {
+		busy_cell(16, 2000, stop, 5);
+		busy_cell(64, 500, stop, 5);
+	}
+}
+
 /* --- invalidation cost of a one-page change --------------------------- */
 
 /*
@@ -617,6 +686,10 @@ int main(int argc, char **argv)
 		revoke_cell(1024, 3);
 		return 0;
 	}
+	if (argc > 2 && !strcmp(argv[2], "busy")) {
+		busy_cells();
+		return 0;
+	}
 	for (len = 4096; len <= max; len *= 16) {
 		struct range ram = { .fd = -1 };
 
@@ -640,6 +713,7 @@ int main(int argc, char **argv)
 	revoke_cell(16, 7);
 	revoke_cell(256, 5);
 	revoke_cell(1024, 3);
+	busy_cells();
 
 	inval_cell(max_bar / 2 < 512 * MIB ? max_bar / 2 : 512 * MIB, 5);
 

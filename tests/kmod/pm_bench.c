@@ -10,11 +10,16 @@
  *   ram       the same for ordinary memory: pin_user_pages(FOLL_LONGTERM),
  *             scatterlist, dma_map_sgtable(); then undo
  *
+ * and it plays busy importers (PM_BENCH_IOC_BUSY): mappings whose device
+ * takes a while to stop, with and without a stop callback, for timing a
+ * revoke while every importer is mid-transfer.
+ *
  * Never part of the product: it lives in tests/kmod/ and is loaded by the
  * benchmark alone.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/delay.h>
 #include <linux/dma-mapping.h>
 #include <linux/fs.h>
 #include <linux/ktime.h>
@@ -167,17 +172,151 @@ static long pm_bench_map_ioctl(void __user *arg)
 	return ret;
 }
 
+/* --- busy importers: revoke while transfers are in flight -------------- */
+
+/* One busy mapping: when it was told to stop. */
+struct pm_bench_busy_map {
+	struct peermap_mapping *map;
+	u64 stop_at;		/* ns, 0: not told yet */
+	bool invalidated;
+};
+
+/* The busy set, one at a time; busy_lock protects it. */
+static DEFINE_MUTEX(busy_lock);
+static struct pm_bench_busy_map *busy;
+static unsigned int busy_n, busy_drain_us;
+
+/* Post the stop: the drain starts now; never waits. */
+static void busy_stop(struct peermap_mapping *map, unsigned int why)
+{
+	struct pm_bench_busy_map *bm = map->priv;
+
+	if (!bm->stop_at)
+		bm->stop_at = ktime_get_ns();
+}
+
+/* Stop (if not told yet) and wait until the transfer has drained. */
+static void busy_invalidate(struct peermap_mapping *map, unsigned int why)
+{
+	struct pm_bench_busy_map *bm = map->priv;
+	u64 until, now;
+
+	busy_stop(map, why);
+	until = bm->stop_at + (u64)busy_drain_us * NSEC_PER_USEC;
+	now = ktime_get_ns();
+	if (now < until)
+		fsleep(div_u64(until - now, NSEC_PER_USEC));
+	bm->invalidated = true;
+}
+
+static const struct peermap_importer_ops busy_ops_wait = {
+	.invalidate = busy_invalidate,
+};
+
+static const struct peermap_importer_ops busy_ops_stop = {
+	.invalidate = busy_invalidate,
+	.stop = busy_stop,
+};
+
+static unsigned int busy_end_locked(void)
+{
+	unsigned int i, inval = 0;
+
+	for (i = 0; i < busy_n; i++) {
+		inval += busy[i].invalidated;
+		peermap_unmap(busy[i].map);
+	}
+	kvfree(busy);
+	busy = NULL;
+	busy_n = 0;
+	return inval;
+}
+
+static long pm_bench_busy_ioctl(void __user *arg)
+{
+	struct pm_bench_busy req;
+	struct pci_dev *pdev;
+	unsigned int d, b, s, f;
+	long ret = 0;
+
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	if (!req.nmaps || req.nmaps > PM_BENCH_BUSY_MAX || req.drain_us > 100000 ||
+	    !memchr(req.client, 0, sizeof(req.client)) ||
+	    sscanf(req.client, "%x:%x:%x.%x", &d, &b, &s, &f) != 4)
+		return -EINVAL;
+	pdev = pci_get_domain_bus_and_slot(d, b, PCI_DEVFN(s, f));
+	if (!pdev)
+		return -ENODEV;
+	mutex_lock(&busy_lock);
+	if (busy) {
+		ret = -EBUSY;
+		goto out;
+	}
+	busy = kvcalloc(req.nmaps, sizeof(*busy), GFP_KERNEL);
+	if (!busy) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	busy_drain_us = req.drain_us;
+	for (busy_n = 0; busy_n < req.nmaps; busy_n++) {
+		struct peermap_mapping *map;
+
+		map = peermap_map(&pdev->dev, current->mm, req.addr, req.len,
+				  PEERMAP_ACCESS_READ, PEERMAP_MAP_PINNED,
+				  req.stop ? &busy_ops_stop : &busy_ops_wait,
+				  &busy[busy_n]);
+		if (IS_ERR(map)) {
+			ret = PTR_ERR(map);
+			busy_end_locked();
+			break;
+		}
+		busy[busy_n].map = map;
+	}
+out:
+	mutex_unlock(&busy_lock);
+	pci_dev_put(pdev);
+	return ret;
+}
+
+static long pm_bench_busy_end_ioctl(void __user *arg)
+{
+	struct pm_bench_busy req = { 0 };
+
+	mutex_lock(&busy_lock);
+	req.nmaps = busy_n;
+	req.drain_us = busy_drain_us;
+	req.invalidated = busy_end_locked();
+	mutex_unlock(&busy_lock);
+	return copy_to_user(arg, &req, sizeof(req)) ? -EFAULT : 0;
+}
+
+static int pm_bench_release(struct inode *inode, struct file *file)
+{
+	mutex_lock(&busy_lock);
+	busy_end_locked();
+	mutex_unlock(&busy_lock);
+	return 0;
+}
+
 static long pm_bench_ioctl(struct file *file, unsigned int cmd,
 			   unsigned long arg)
 {
-	if (cmd == PM_BENCH_IOC_MAP)
+	switch (cmd) {
+	case PM_BENCH_IOC_MAP:
 		return pm_bench_map_ioctl((void __user *)arg);
+	case PM_BENCH_IOC_BUSY:
+		return pm_bench_busy_ioctl((void __user *)arg);
+	case PM_BENCH_IOC_BUSY_END:
+		return pm_bench_busy_end_ioctl((void __user *)arg);
+	}
 	return -ENOTTY;
 }
 
 static const struct file_operations pm_bench_fops = {
 	.owner = THIS_MODULE,
 	.unlocked_ioctl = pm_bench_ioctl,
+	.release = pm_bench_release,
 };
 
 static struct miscdevice pm_bench_misc = {

@@ -31,4 +31,28 @@ struct pm_bench_map {
 
 #define PM_BENCH_IOC_MAP	_IOWR(0xb8, 0x01, struct pm_bench_map)
 
+/*
+ * Busy importers: @nmaps mappings of [addr, addr + len) for the client,
+ * each with a transfer in flight that takes @drain_us to stop once told
+ * to (as a queue pair moved to the error state drains). With @stop the
+ * importer has a stop callback (posts the stop, returns) and its
+ * invalidate waits for the drain; without, invalidate posts the stop and
+ * waits. The mappings live until PM_BENCH_IOC_BUSY_END, which says how
+ * many were invalidated.
+ */
+struct pm_bench_busy {
+	__u64 addr;		/* in */
+	__u64 len;		/* in */
+	__u32 nmaps;		/* in: 1..PM_BENCH_BUSY_MAX */
+	__u32 drain_us;		/* in: 0..100000 */
+	__u32 stop;		/* in: 1: the importer has a stop callback */
+	__u32 invalidated;	/* out of BUSY_END: invalidate callbacks run */
+	char client[32];	/* in: the client's PCI name */
+};
+
+#define PM_BENCH_BUSY_MAX	1024
+
+#define PM_BENCH_IOC_BUSY	_IOW(0xb8, 0x02, struct pm_bench_busy)
+#define PM_BENCH_IOC_BUSY_END	_IOR(0xb8, 0x03, struct pm_bench_busy)
+
 #endif /* _PM_BENCH_H */
