@@ -57,7 +57,7 @@ struct peermap_importer_ops {
 	 * (post the stop, ring the doorbell) and return without waiting for
 	 * it; @invalidate follows and waits. peermap_revoke() calls @stop
 	 * for every mapping it takes down before it calls the first
-	 * @invalidate, so devices that need time to drain drain together:
+	 * @invalidate, so devices that need time to stop drain together:
 	 * the revoke lasts as long as the slowest of them, not their sum.
 	 * The mapping is no longer valid from @stop on. Called with the
 	 * mapping's lock held; must not sleep.
