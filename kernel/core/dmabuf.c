@@ -123,7 +123,9 @@ static void pm_dmabuf_revoke_get(void *owner)
  * importers keep their mappings), wait for the fences it left, then for
  * its unmap: an importer may read speculatively until it unmaps.
  */
-static void pm_dmabuf_revoke(void *owner, unsigned int why)
+/* A dma-buf attachment's mapping holds one piece: @rv's, all of it. */
+static void pm_dmabuf_revoke(void *owner, unsigned int why,
+			     struct peermap_revocable *rv)
 {
 	struct pm_dmabuf_map *m = owner;
 	struct dma_resv *resv = m->dmabuf->resv;
@@ -331,7 +333,7 @@ void peermap_dmabuf_routes_changed(void)
 	spin_unlock(&pm_dmabuf_maps_lock);
 	list_for_each_entry_safe(m, tmp, &todo, chg_node) {
 		list_del(&m->chg_node);
-		pm_dmabuf_revoke(m, PEERMAP_INVAL_ROUTE);	/* drops both */
+		pm_dmabuf_revoke(m, PEERMAP_INVAL_ROUTE, NULL);	/* drops both */
 	}
 	mutex_unlock(&pm_dmabuf_routes_lock);
 }

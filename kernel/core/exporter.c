@@ -489,10 +489,11 @@ static unsigned int revoke_stoppable(struct peermap_revocable *rv)
  * Revoke up to @n pieces of @todo in two passes: every owner told to stop
  * (&peermap_revoke_ops.stop, which does not wait), then each one
  * invalidated and torn down, so that importers drain at the same time.
- * Called and returns with the revocable's spinlock (@lock) held, dropped
- * in between; what is left on @todo is for the one-pass loop.
+ * Called and returns with @rv's spinlock held, dropped in between; what
+ * is left on @todo is for the one-pass loop.
  */
-static void revoke_two_passes_locked(struct list_head *todo, spinlock_t *lock,
+static void revoke_two_passes_locked(struct peermap_revocable *rv,
+				     struct list_head *todo,
 				     struct revoke_entry *e, unsigned int n,
 				     unsigned int why)
 {
@@ -509,13 +510,13 @@ static void revoke_two_passes_locked(struct list_head *todo, spinlock_t *lock,
 		i++;
 	}
 	n = i;
-	spin_unlock(lock);
+	spin_unlock(&rv->lock);
 	for (i = 0; i < n; i++)
 		if (e[i].stop)
-			e[i].ops->stop(e[i].owner, why);
+			e[i].ops->stop(e[i].owner, why, rv);
 	for (i = 0; i < n; i++)
-		e[i].ops->revoke(e[i].owner, why);
-	spin_lock(lock);
+		e[i].ops->revoke(e[i].owner, why, rv);
+	spin_lock(&rv->lock);
 }
 
 /**
@@ -572,7 +573,7 @@ void peermap_revoke(struct peermap_revocable *rv, unsigned int why)
 	spin_lock(&rv->lock);
 	list_splice_init(&rv->reqs, &todo);
 	if (e)
-		revoke_two_passes_locked(&todo, &rv->lock, e, n, why);
+		revoke_two_passes_locked(rv, &todo, e, n, why);
 	for (;;) {
 		req = list_first_entry_or_null(&todo, struct peermap_p2p_req,
 					       rv_node);
@@ -589,7 +590,7 @@ void peermap_revoke(struct peermap_revocable *rv, unsigned int why)
 		spin_unlock(&rv->lock);
 
 		/* The request may be freed now: the reference keeps @owner. */
-		ops->revoke(owner, why);
+		ops->revoke(owner, why, rv);
 		spin_lock(&rv->lock);
 	}
 	spin_unlock(&rv->lock);

@@ -37,15 +37,17 @@ struct peermap_revoke_ops {
 	 * it (&peermap_importer_ops.stop); @revoke follows. May sleep, but
 	 * not wait for a device.
 	 */
-	void (*stop)(void *owner, unsigned int why);
+	void (*stop)(void *owner, unsigned int why,
+		     struct peermap_revocable *rv);
 	/**
 	 * @revoke: invalidate @owner for @why (PEERMAP_INVAL_*) as
 	 * peermap_revoke() documents (its importer stops, then its DMA
-	 * addresses go), make a build of it in progress start over, then
-	 * drop the reference @get took. Called with no spinlock held; may
-	 * sleep.
+	 * addresses of @rv's object go; its other pieces may stay), make a
+	 * build of it in progress start over, then drop the reference @get
+	 * took. Called with no spinlock held; may sleep.
 	 */
-	void (*revoke)(void *owner, unsigned int why);
+	void (*revoke)(void *owner, unsigned int why,
+		       struct peermap_revocable *rv);
 };
 
 struct peermap_pieces;

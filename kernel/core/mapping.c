@@ -44,6 +44,13 @@
 static DEFINE_SPINLOCK(pm_maps_lock);
 static LIST_HEAD(pm_maps);
 
+/*
+ * RAM is held in pieces of at most this much, aligned to it in the address
+ * space: an invalidation of one page tears down and resolves again one
+ * piece, not all the RAM of the range.
+ */
+#define PM_RAM_CHUNK	(32UL << 20)
+
 static unsigned long max_map_bytes = 4UL << 30;
 module_param(max_map_bytes, ulong, 0644);
 MODULE_PARM_DESC(max_map_bytes, "largest range one mapping may cover (default 4 GiB)");
@@ -51,6 +58,7 @@ MODULE_PARM_DESC(max_map_bytes, "largest range one mapping may cover (default 4 
 /* RAM of one VMA piece (pinned or faulted) and its DMA mapping. */
 struct peermap_ram_piece {
 	struct list_head node;
+	unsigned long start, end;	/* the user bytes it holds */
 	struct page **pages;
 	unsigned long npages;
 	struct peermap_dma_pages dma;
@@ -162,33 +170,73 @@ static void reap_work_fn(struct work_struct *work)
 		ram_piece_free(rp);
 }
 
+/* RAM piece @rp leaves: DMA addresses now, pages now or by the reap work. */
+static void ram_piece_drop(struct pm_map *m, struct peermap_ram_piece *rp,
+			   bool now)
+{
+	peermap_dma_pages_unmap(&rp->dma, m->pub.client);
+	ram_piece_uncharge(rp);
+	list_del(&rp->node);
+	if (now) {
+		ram_piece_free(rp);
+		return;
+	}
+	spin_lock(&m->reap_lock);
+	list_add_tail(&rp->node, &m->reap);
+	m->reaped = true;
+	spin_unlock(&m->reap_lock);
+}
+
 /*
- * Tear the DMA side of @p down: peer pieces (IOVAs, then the exporter's
- * p2p_unmap), RAM DMA mappings. RAM pages are freed here when @now, else
- * handed to the reap work (invalidation path). Leaves @p empty.
+ * What an invalidation takes down of a mapping's pieces: those that
+ * overlap the user addresses [start, end) (RAM too if @ram), or, with
+ * @rv, the peer pieces of that exporter's object. The rest stays mapped
+ * and is reused by the next resolution.
  */
-static void pieces_release(struct pm_map *m, struct peermap_pieces *p, bool now)
+struct pm_change {
+	unsigned long start, end;
+	struct peermap_revocable *rv;
+	bool ram;
+};
+
+static bool change_hits(const struct pm_change *c, unsigned long start,
+			unsigned long end)
+{
+	return c->start < end && start < c->end;
+}
+
+/* Take down what @c says of m->cur; under m->lock. */
+static void pieces_drop(struct pm_map *m, const struct pm_change *c)
+{
+	struct peermap_p2p_req *req, *rtmp;
+	struct peermap_ram_piece *rp, *ptmp;
+
+	lockdep_assert_held(&m->lock);
+	list_for_each_entry_safe(req, rtmp, &m->cur.peers, node)
+		if (c->rv ? req->rv == c->rv : change_hits(c, req->start, req->end))
+			peermap_req_release(req);
+	if (c->ram && !c->rv)
+		list_for_each_entry_safe(rp, ptmp, &m->cur.ram, node)
+			if (change_hits(c, rp->start, rp->end))
+				ram_piece_drop(m, rp, false);
+	if (!list_empty(&m->reap))
+		queue_work(system_unbound_wq, &m->reap_work);
+}
+
+/*
+ * Tear all of @p down, now (not from an invalidation): peer pieces (IOVAs,
+ * then the exporter's p2p_unmap), RAM's DMA mappings and pages. Leaves @p
+ * empty.
+ */
+static void pieces_release(struct pm_map *m, struct peermap_pieces *p)
 {
 	struct peermap_p2p_req *req, *rtmp;
 	struct peermap_ram_piece *rp, *ptmp;
 
 	list_for_each_entry_safe(req, rtmp, &p->peers, node)
 		peermap_req_release(req);
-	list_for_each_entry_safe(rp, ptmp, &p->ram, node) {
-		peermap_dma_pages_unmap(&rp->dma, m->pub.client);
-		ram_piece_uncharge(rp);
-		list_del(&rp->node);
-		if (now) {
-			ram_piece_free(rp);
-		} else {
-			spin_lock(&m->reap_lock);
-			list_add_tail(&rp->node, &m->reap);
-			m->reaped = true;
-			spin_unlock(&m->reap_lock);
-		}
-	}
-	if (!now && !list_empty(&m->reap))
-		queue_work(system_unbound_wq, &m->reap_work);
+	list_for_each_entry_safe(rp, ptmp, &p->ram, node)
+		ram_piece_drop(m, rp, true);
 	peermap_pieces_free(p);
 	peermap_pieces_init(p, m->pub.client);
 }
@@ -240,6 +288,8 @@ static int map_ram(struct pm_map *m, struct peermap_pieces *b,
 	if (!rp)
 		return -ENOMEM;
 	list_add_tail(&rp->node, &b->ram);
+	rp->start = start;
+	rp->end = end;
 	rp->npages = (PAGE_ALIGN(end) - first) >> PAGE_SHIFT;
 	rp->pages = kvmalloc_array(rp->npages, sizeof(*rp->pages), PEERMAP_GFP_USER);
 	if (!rp->pages)
@@ -311,6 +361,8 @@ static int map_peer(struct pm_map *m, struct peermap_pieces *b,
 	if (!req)
 		return -ENOMEM;
 	req->stoppable = !!m->ops->stop;
+	req->start = start;
+	req->end = end;
 
 	ret = exp->p2p_map(vma, start, end - start, req);
 	if (ret == -EBUSY)
@@ -401,13 +453,91 @@ static unsigned long ram_extent(struct pm_map *m, struct vm_area_struct *vma,
 	return at;
 }
 
+/* One resolution in progress: what it builds, and what it may reuse. */
+struct pm_build {
+	struct peermap_pieces b;	/* being built */
+	struct peermap_pieces old;	/* kept from the last one, and its segments */
+	struct peermap_seg_cursor c;	/* in old's segments */
+	unsigned long seq;		/* the notifier's, for hmm_range_fault() */
+	unsigned int reused;		/* pieces taken over from old */
+	u64 rebuilt;			/* bytes resolved anew */
+};
+
+/* Move @node's piece, [start, end), from the old resolution into the new. */
+static int reuse(struct pm_map *m, struct pm_build *bd, struct list_head *node,
+		 struct list_head *to, unsigned long start, unsigned long end)
+{
+	u64 before = bd->b.mapped;
+	int ret;
+
+	list_move_tail(node, to);
+	ret = peermap_pieces_copy(&bd->b, &bd->old, &bd->c, start - m->pub.addr,
+				  end - start);
+	if (!ret && bd->b.mapped - before != end - start)
+		ret = -EIO;	/* the old segments did not cover it: a bug */
+	bd->reused++;
+	return ret;
+}
+
 /*
- * Resolve the whole range into @b (empty). Called with build_lock held.
- * The mmap lock is dropped around pin_fast(): what changes meanwhile
- * moves the notifier's sequence or an exporter's revoke count, and the
- * build is undone at install.
+ * The exporter's piece [start, end) kept from the last resolution, if the
+ * invalidation spared it: 1 (and @exp's reference dropped), 0 if there is
+ * none, or an errno.
  */
-static int build(struct pm_map *m, struct peermap_pieces *b, unsigned long seq)
+static int reuse_peer(struct pm_map *m, struct pm_build *bd,
+		      struct peermap_exporter *exp, unsigned long start,
+		      unsigned long end)
+{
+	struct peermap_p2p_req *req;
+
+	list_for_each_entry(req, &bd->old.peers, node) {
+		if (req->start != start || req->end != end || req->exp != exp)
+			continue;
+		peermap_exporter_put(exp);	/* the piece holds its own */
+		return reuse(m, bd, &req->node, &bd->b.peers, start, end) ?: 1;
+	}
+	return 0;
+}
+
+/*
+ * RAM of [start, end), chunk by chunk (PM_RAM_CHUNK): those kept from the
+ * last resolution are reused, the others pinned or faulted and mapped.
+ */
+static int map_ram_range(struct pm_map *m, struct pm_build *bd,
+			 unsigned long start, unsigned long end, bool fast)
+{
+	struct peermap_ram_piece *rp;
+	unsigned long s, e;
+	int ret;
+
+	for (s = start; s < end; s = e) {
+		e = min(end, ALIGN_DOWN(s, PM_RAM_CHUNK) + PM_RAM_CHUNK);
+		ret = 0;
+		list_for_each_entry(rp, &bd->old.ram, node) {
+			if (rp->start == s && rp->end == e) {
+				ret = reuse(m, bd, &rp->node, &bd->b.ram, s, e) ?: 1;
+				break;
+			}
+		}
+		if (ret < 0)
+			return ret;
+		if (ret)
+			continue;
+		ret = map_ram(m, &bd->b, s, e, bd->seq, fast);
+		if (ret)
+			return ret;
+		bd->rebuilt += e - s;
+	}
+	return 0;
+}
+
+/*
+ * Resolve the whole range into bd->b (empty), reusing what bd->old holds.
+ * Called with build_lock held. The mmap lock is dropped around
+ * pin_fast(): what changes meanwhile moves the notifier's sequence or an
+ * exporter's revoke count, and the build is undone at install.
+ */
+static int build(struct pm_map *m, struct pm_build *bd)
 {
 	unsigned long cur, piece_end, end = m->pub.addr + m->pub.len;
 	bool fast = !(m->pub.flags & PEERMAP_MAP_ONDEMAND) &&
@@ -441,14 +571,20 @@ static int build(struct pm_map *m, struct peermap_pieces *b, unsigned long seq)
 			break;
 		}
 		if (exp) {
-			ret = map_peer(m, b, exp, vma, cur, piece_end);
+			ret = reuse_peer(m, bd, exp, cur, piece_end);
+			if (!ret) {
+				ret = map_peer(m, &bd->b, exp, vma, cur, piece_end);
+				bd->rebuilt += piece_end - cur;
+			} else if (ret > 0) {
+				ret = 0;
+			}
 		} else if (fast) {
 			piece_end = ram_extent(m, vma, end);
 			mmap_read_unlock(m->mm);
 			locked = false;
-			ret = map_ram(m, b, cur, piece_end, seq, true);
+			ret = map_ram_range(m, bd, cur, piece_end, true);
 		} else {
-			ret = map_ram(m, b, cur, piece_end, seq, false);
+			ret = map_ram_range(m, bd, cur, piece_end, false);
 		}
 		if (ret)
 			break;
@@ -465,30 +601,45 @@ static int build(struct pm_map *m, struct peermap_pieces *b, unsigned long seq)
  */
 static int build_and_install(struct pm_map *m)
 {
+	struct pm_build build_state = { };
+	struct pm_build *bd = &build_state;
 	struct peermap_p2p_req *req;
-	struct peermap_pieces b;
-	unsigned long seq, rseq;
+	unsigned long rseq;
 	int ret;
 
 	/* A revoke's second pass will tear cur down: wait for it. */
 	if (READ_ONCE(m->stopped))
 		return -EAGAIN;
-	peermap_pieces_init(&b, m->pub.client);
-	seq = mmu_interval_read_begin(&m->notifier);
+	peermap_pieces_init(&bd->b, m->pub.client);
+	peermap_pieces_init(&bd->old, m->pub.client);
+	bd->seq = mmu_interval_read_begin(&m->notifier);
 	rseq = READ_ONCE(m->revoke_seq);
-	ret = build(m, &b, seq);
+	/*
+	 * What the last invalidation spared, claimed after the counts were
+	 * read: an invalidation that comes now can no longer take it down,
+	 * but it moves them, and the build is undone at install. Only
+	 * builds (build_lock) fill cur: empty now, it stays empty.
+	 */
+	if (!peermap_pieces_empty(&m->cur)) {
+		mutex_lock(&m->lock);
+		peermap_pieces_move(&bd->old, &m->cur);
+		mutex_unlock(&m->lock);
+	}
+	ret = build(m, bd);
+	pieces_release(m, &bd->old);	/* what was not reused */
 	if (ret)
 		goto undo;
 
 	mutex_lock(&m->lock);
 	/* stopped: the revoke's second pass has yet to tear cur down */
-	if (mmu_interval_read_retry(&m->notifier, seq) ||
+	if (mmu_interval_read_retry(&m->notifier, bd->seq) ||
 	    m->revoke_seq != rseq || m->stopped) {
 		mutex_unlock(&m->lock);
 		ret = -EBUSY;
 		goto undo;
 	}
-	peermap_pieces_move(&m->cur, &b);
+	/* cur is empty: the build claimed it, invalidations found nothing */
+	peermap_pieces_move(&m->cur, &bd->b);
 	list_for_each_entry(req, &m->cur.peers, node)
 		req->pieces = NULL;	/* only p2p_map adds segments */
 	m->pub.segs = m->cur.segs;
@@ -496,13 +647,15 @@ static int build_and_install(struct pm_map *m)
 	if (m->installs++)
 		m->stats.remaps++;
 	m->stats.fallback_bytes = m->cur.fallback;
+	m->stats.reused = bd->reused;
+	m->stats.rebuilt_bytes = bd->rebuilt;
 	/* The segments are visible before the mapping says valid. */
 	smp_store_release(&m->valid, true);
 	mutex_unlock(&m->lock);
 	return 0;
 
 undo:
-	pieces_release(m, &b, true);
+	pieces_release(m, &bd->b);
 	return ret;
 }
 
@@ -672,21 +825,61 @@ EXPORT_SYMBOL_GPL(peermap_mapping_stats);
  * Invalidate under m->lock: the importer stops its DMA, then the DMA
  * addresses go. The next peermap_remap() resolves the range again.
  */
-static void invalidate_locked(struct pm_map *m, unsigned int why)
+/*
+ * What @c covers of the mapping, for the importer: changed_offset and
+ * changed_len. An object's change covers the pieces of it the mapping
+ * holds (all of it if none).
+ */
+static void change_tell(struct pm_map *m, const struct pm_change *c)
+{
+	unsigned long start = c->start, end = c->end, first = m->pub.addr;
+	unsigned long last = first + m->pub.len;
+	struct peermap_p2p_req *req;
+
+	if (c->rv) {
+		start = ULONG_MAX;
+		end = 0;
+		list_for_each_entry(req, &m->cur.peers, node) {
+			if (req->rv != c->rv)
+				continue;
+			start = min(start, req->start);
+			end = max(end, req->end);
+		}
+	}
+	start = max(start, first);
+	end = min(end, last);
+	if (start >= end) {
+		start = first;
+		end = last;
+	}
+	m->pub.changed_offset = start - first;
+	m->pub.changed_len = end - start;
+}
+
+/*
+ * Invalidate under m->lock: the importer stops its DMA (told what
+ * changed), then what @c covers is torn down; the rest stays mapped for
+ * the next peermap_remap(). Also while invalid: an event that reaches a
+ * piece kept from an earlier invalidation takes it down.
+ */
+static void invalidate_locked(struct pm_map *m, unsigned int why,
+			      const struct pm_change *c)
 {
 	lockdep_assert_held(&m->lock);
-	if (!m->valid && !m->stopped)
-		return;
-	WRITE_ONCE(m->valid, false);
-	m->stopped = false;
-	m->ops->invalidate(&m->pub, why);
-	trace_peermap_invalidate(m->pub.client, m->pub.addr, m->pub.len, why);
-	pieces_release(m, &m->cur, false);
-	m->pub.segs = NULL;
-	m->pub.nsegs = 0;
-	m->stats.invalidations++;
-	m->stats.last_reason = why;
-	m->stats.fallback_bytes = 0;
+	if (m->valid || m->stopped) {
+		WRITE_ONCE(m->valid, false);
+		m->stopped = false;
+		change_tell(m, c);
+		m->ops->invalidate(&m->pub, why);
+		trace_peermap_invalidate(m->pub.client, m->pub.addr, m->pub.len,
+					 why);
+		m->pub.segs = NULL;
+		m->pub.nsegs = 0;
+		m->stats.invalidations++;
+		m->stats.last_reason = why;
+		m->stats.fallback_bytes = 0;
+	}
+	pieces_drop(m, c);
 }
 
 static unsigned int reason_of(const struct mmu_notifier_range *range)
@@ -739,14 +932,20 @@ static bool pm_mni_invalidate(struct mmu_interval_notifier *mni,
 		 */
 		if (!mutex_trylock(&m->lock))
 			return false;
-		if (cares && (m->valid || m->stopped)) {
+		if (cares && (m->valid || m->stopped ||
+			      !list_empty(&m->cur.ram) || !list_empty(&m->cur.peers))) {
 			mutex_unlock(&m->lock);
 			return false;
 		}
 	}
 	mmu_interval_set_seq(mni, cur_seq);
-	if (cares)
-		invalidate_locked(m, reason_of(range));
+	if (cares) {
+		struct pm_change c = {
+			.start = range->start, .end = range->end, .ram = true,
+		};
+
+		invalidate_locked(m, reason_of(range), &c);
+	}
 	mutex_unlock(&m->lock);
 	return true;
 }
@@ -885,7 +1084,7 @@ void peermap_unmap(struct peermap_mapping *map)
 	mutex_lock(&m->lock);
 	WRITE_ONCE(m->valid, false);
 	m->stopped = false;
-	pieces_release(m, &m->cur, true);
+	pieces_release(m, &m->cur);
 	m->pub.segs = NULL;
 	m->pub.nsegs = 0;
 	mutex_unlock(&m->lock);
@@ -909,6 +1108,7 @@ static DEFINE_MUTEX(pm_routes_changed_lock);
  */
 void peermap_routes_changed(void)
 {
+	static const struct pm_change every_peer = { .end = ULONG_MAX };
 	struct pm_map *m, *tmp;
 	LIST_HEAD(todo);
 
@@ -922,7 +1122,7 @@ void peermap_routes_changed(void)
 		mutex_lock(&m->lock);
 		m->revoke_seq++;	/* a build in progress starts over */
 		if (!list_empty(&m->cur.peers))
-			invalidate_locked(m, PEERMAP_INVAL_ROUTE);
+			invalidate_locked(m, PEERMAP_INVAL_ROUTE, &every_peer);
 		mutex_unlock(&m->lock);
 		list_del(&m->chg_node);
 		kref_put(&m->ref, pm_map_release);
@@ -950,8 +1150,10 @@ static void pm_revoke_get(void *owner)
  * The first pass of a revoke: no longer valid, the importer told to stop;
  * pm_revoke() follows and waits for it.
  */
-static void pm_revoke_stop(void *owner, unsigned int why)
+static void pm_revoke_stop(void *owner, unsigned int why,
+			   struct peermap_revocable *rv)
 {
+	struct pm_change c = { .rv = rv };
 	struct pm_map *m = owner;
 
 	mutex_lock(&m->lock);
@@ -959,18 +1161,22 @@ static void pm_revoke_stop(void *owner, unsigned int why)
 	if (m->valid && m->ops->stop) {
 		WRITE_ONCE(m->valid, false);
 		m->stopped = true;
+		change_tell(m, &c);
 		m->ops->stop(&m->pub, why);
 	}
 	mutex_unlock(&m->lock);
 }
 
-static void pm_revoke(void *owner, unsigned int why)
+/* Only the object's pieces go: the rest of the range stays mapped. */
+static void pm_revoke(void *owner, unsigned int why,
+		      struct peermap_revocable *rv)
 {
+	struct pm_change c = { .rv = rv };
 	struct pm_map *m = owner;
 
 	mutex_lock(&m->lock);
 	m->revoke_seq++;	/* a build in progress starts over */
-	invalidate_locked(m, why);
+	invalidate_locked(m, why, &c);
 	mutex_unlock(&m->lock);
 	kref_put(&m->ref, pm_map_release);
 }

@@ -153,6 +153,40 @@ int peermap_pieces_append(struct peermap_pieces *p, dma_addr_t addr, u64 len,
 }
 
 /*
+ * Append to @dst the segments of @src that hold its bytes [at, at + len)
+ * (a piece kept from an earlier resolution), cut at both ends, merging as
+ * peermap_pieces_append() does. @c starts zeroed; copies in increasing
+ * order of @at walk @src once.
+ */
+int peermap_pieces_copy(struct peermap_pieces *dst,
+			const struct peermap_pieces *src,
+			struct peermap_seg_cursor *c, u64 at, u64 len)
+{
+	const struct peermap_segment *seg;
+	u64 s, e;
+	int ret;
+
+	if (at < c->pos)
+		*c = (struct peermap_seg_cursor){ 0 };
+	for (; c->i < src->nsegs; c->pos += seg->len, c->i++) {
+		seg = &src->segs[c->i];
+		if (c->pos >= at + len)
+			return 0;
+		s = max(c->pos, at);
+		e = min(c->pos + seg->len, at + len);
+		if (s >= e)
+			continue;
+		ret = peermap_pieces_append(dst, seg->addr + (s - c->pos), e - s,
+					    seg->flags);
+		if (ret)
+			return ret;
+		if (e < c->pos + seg->len)
+			return 0;	/* the rest of this one is the next piece's */
+	}
+	return 0;
+}
+
+/*
  * Fill @sgt with @len bytes of @pages, the first at byte @offset of
  * pages[0]: physically contiguous pages join one entry of at most @max
  * bytes that never crosses a multiple of @mask + 1, the client's segment

@@ -58,6 +58,23 @@ struct peermap_dma_pages {
 void peermap_pieces_init(struct peermap_pieces *p, struct device *client);
 void peermap_pieces_move(struct peermap_pieces *dst, struct peermap_pieces *src);
 void peermap_pieces_free(struct peermap_pieces *p);
+
+/* Holds nothing: no piece, no allocated segment vector. */
+static inline bool peermap_pieces_empty(const struct peermap_pieces *p)
+{
+	return list_empty(&p->ram) && list_empty(&p->peers) &&
+	       p->segs == p->inline_segs;
+}
+
+/* A place in a segment vector, for copying it piece by piece in order. */
+struct peermap_seg_cursor {
+	unsigned int i;			/* a segment */
+	u64 pos;			/* where it starts in the vector's bytes */
+};
+
+int peermap_pieces_copy(struct peermap_pieces *dst,
+			const struct peermap_pieces *src,
+			struct peermap_seg_cursor *c, u64 at, u64 len);
 int peermap_pieces_append(struct peermap_pieces *p, dma_addr_t addr, u64 len,
 			  u32 flags);
 int peermap_dma_pages_map(struct peermap_dma_pages *dp, struct device *client,

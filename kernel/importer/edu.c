@@ -862,6 +862,7 @@ static long pmedu_reg_info(struct pmedu_dev *edev, struct file *file,
 		info.remaps = st.remaps;
 		info.fallback_bytes = st.fallback_bytes;
 		info.last_reason = st.last_reason;
+		info.reused = st.reused;
 	}
 	mutex_lock(&edev->lock);
 	if (!reg->map) {

@@ -83,6 +83,14 @@ struct peermap_map_stats {
 	u64 fallback_bytes;
 	/** @last_reason: PEERMAP_INVAL_* of the last invalidation. */
 	u32 last_reason;
+	/**
+	 * @reused: pieces (an exporter's piece, a chunk of RAM) the last
+	 * resolution kept from the one before: what the invalidation did
+	 * not touch is not resolved again.
+	 */
+	u32 reused;
+	/** @rebuilt_bytes: bytes the last resolution did resolve. */
+	u64 rebuilt_bytes;
 };
 
 /**
@@ -114,6 +122,15 @@ struct peermap_mapping {
 	 * valid and holding off the invalidate callback.
 	 */
 	struct peermap_segment *segs;
+	/**
+	 * @changed_offset: during the invalidate and stop callbacks: the
+	 * first byte, from @addr, of what changed. The whole mapping is
+	 * invalid all the same; the rest keeps its DMA mapping and is not
+	 * resolved again by peermap_remap().
+	 */
+	u64 changed_offset;
+	/** @changed_len: with @changed_offset: how many bytes changed. */
+	u64 changed_len;
 };
 
 struct peermap_mapping *peermap_map(struct device *client,
@@ -213,6 +230,13 @@ struct peermap_p2p_req {
 	struct peermap_revocable *rv;
 	/** @rv_node: core: in @rv's list, under its lock. */
 	struct list_head rv_node;
+	/**
+	 * @start: core: the user address the piece begins at (mapping.c;
+	 * 0 for a dma-buf attachment's).
+	 */
+	unsigned long start;
+	/** @end: core: where it ends. */
+	unsigned long end;
 	/** @live: core: p2p_map succeeded, so p2p_unmap is owed. */
 	bool live;
 	/**

@@ -371,11 +371,23 @@ static const char *route_label(void)
 	return "bus";
 }
 
+/* Evict @o; *@ns: how long peermap_bar's revoke of its importers took. */
+static int evict_timed(struct pm_obj *o, uint64_t *ns)
+{
+	struct peermap_bar_obj_info oi;
+	int err = pm_obj_evict(o);
+
+	if (!err)
+		err = pm_obj_info(o, &oi);
+	if (!err)
+		*ns = oi.last_revoke_ns;
+	return err;
+}
+
 static void revoke_cell(unsigned int nmaps, unsigned int samples)
 {
 	static uint64_t ids[1024];
 	uint64_t ns[16];
-	struct peermap_bar_obj_info oi;
 	struct pm_obj o;
 	unsigned int s, i, got = 0;
 	int err = 0;
@@ -389,11 +401,8 @@ static void revoke_cell(unsigned int nmaps, unsigned int samples)
 			err = pm_edu_register(edu, o.cpu, o.size, PEERMAP_ACCESS_READ,
 					      0, &ids[i]);
 		if (!err)
-			err = pm_obj_evict(&o);
-		if (!err)
-			err = pm_obj_info(&o, &oi);
-		if (!err)
-			ns[got++] = oi.last_revoke_ns;
+			err = evict_timed(&o, &ns[got]);
+		got += !err;
 		for (i = 0; i < nmaps; i++)
 			pm_edu_unregister(edu, ids[i]);
 		if (!err)
@@ -424,7 +433,6 @@ static void busy_cell(unsigned int nmaps, unsigned int drain_us, int stop,
 		      unsigned int samples)
 {
 	struct pm_bench_busy q = { .nmaps = nmaps, .drain_us = drain_us, .stop = stop };
-	struct peermap_bar_obj_info oi;
 	struct pm_bench_busy e;
 	unsigned int s, got = 0, inval = 0;
 	uint64_t ns[16];
@@ -442,11 +450,8 @@ static void busy_cell(unsigned int nmaps, unsigned int drain_us, int stop,
 		if (ioctl(bench_fd, PM_BENCH_IOC_BUSY, &q))
 			err = -errno;
 		if (!err)
-			err = pm_obj_evict(&o);
-		if (!err)
-			err = pm_obj_info(&o, &oi);
-		if (!err)
-			ns[got++] = oi.last_revoke_ns;
+			err = evict_timed(&o, &ns[got]);
+		got += !err;
 		memset(&e, 0, sizeof(e));
 		if (!ioctl(bench_fd, PM_BENCH_IOC_BUSY_END, &e))
 			inval = e.invalidated;

@@ -391,6 +391,174 @@ TEST_F(inval, mixed_range_copies_both_ways)
 	munmap(r, 48 * 1024 + 2 * PAGE);
 }
 
+/* @len bytes at @src copied out by edu equal pattern @seed from @from. */
+static int copy_checks(int edu, const unsigned char *src, size_t len,
+		       unsigned int seed, size_t from, size_t *bad)
+{
+	unsigned char *r = malloc(len);
+	size_t k;
+	int err;
+
+	if (!r)
+		return -ENOMEM;
+	memset(r, FILLER, len);
+	err = pm_edu_copy(edu, r, src, len);
+	for (k = 0, *bad = 0; !err && k < len; k++)
+		*bad += r[k] != pat(seed, k + from);
+	free(r);
+	return err;
+}
+
+/*
+ * An invalidation takes down what it reaches, no more: a one-page
+ * mprotect of the first RAM piece, then an object's eviction, each leave
+ * the other three pieces of the registration mapped, and the next copy
+ * resolves only the one that changed.
+ */
+TEST_F(inval, invalidation_rebuilds_only_what_changed)
+{
+	struct peermap_edu_reg_info info;
+	struct mixed m;
+	uint64_t id = 0;
+	size_t bad;
+	int err;
+
+	ASSERT_TRUE(!mixed_setup(self, &m)) TH_LOG("mixed range: %s", strerror(errno));
+	undo_obj(&self->undo, &m.a);
+	fill(m.base, m.len, 21);
+	ASSERT_TRUE(!pm_edu_register(self->edu, m.base, m.len, PEERMAP_ACCESS_READ, 0, &id))
+		TH_LOG("register");
+
+	ASSERT_TRUE(!mprotect(m.base, PAGE, PROT_READ)) TH_LOG("mprotect");
+	expect_invalidated(_metadata, self->edu, id, PEERMAP_INVAL_PROTECT);
+	err = copy_checks(self->edu, m.base + 100, m.len - 200, 21, 100, &bad);
+	EXPECT_TRUE(!err && !bad) TH_LOG("copy after mprotect: %s, %zu bytes differ",
+					 strerror(-err), bad);
+	info = info_of(_metadata, self->edu, id);
+	EXPECT_TRUE(info.valid && info.reused == 3)
+		TH_LOG("after a one-page mprotect of the first RAM piece: valid %u, %u pieces reused (want 3)",
+		       info.valid, info.reused);
+
+	ASSERT_TRUE(!pm_obj_evict(&m.a)) TH_LOG("evict");
+	expect_invalidated(_metadata, self->edu, id, PEERMAP_INVAL_REVOKE);
+	err = copy_checks(self->edu, m.base + 100, m.len - 200, 21, 100, &bad);
+	EXPECT_TRUE(!err && !bad) TH_LOG("copy while A is evicted: %s, %zu bytes differ",
+					 strerror(-err), bad);
+	info = info_of(_metadata, self->edu, id);
+	EXPECT_TRUE(info.valid && info.reused == 3 && info.fallback_bytes == 16384)
+		TH_LOG("after A's eviction: valid %u, %u pieces reused (want 3), fallback %llu",
+		       info.valid, info.reused, (unsigned long long)info.fallback_bytes);
+
+	ASSERT_TRUE(!pm_obj_restore(&m.a)) TH_LOG("restore");
+	err = copy_checks(self->edu, m.base, m.len, 21, 0, &bad);
+	EXPECT_TRUE(!err && !bad) TH_LOG("copy after restore: %s, %zu bytes differ",
+					 strerror(-err), bad);
+	info = info_of(_metadata, self->edu, id);
+	EXPECT_TRUE(info.valid && info.reused == 3 && !info.fallback_bytes)
+		TH_LOG("after A's restore: valid %u, %u pieces reused, fallback %llu",
+		       info.valid, info.reused, (unsigned long long)info.fallback_bytes);
+	pm_edu_unregister(self->edu, id);
+	mixed_free(&m);
+}
+
+/* The actors of kept_pieces_race: copiers, and one that mprotects. */
+struct kept_race {
+	int edu;
+	unsigned char *base, *ram2;
+	size_t len;
+	volatile int stop;
+	unsigned long copies, errors, bad, protects;
+};
+
+static void *kept_copier(void *arg)
+{
+	struct kept_race *kr = arg;
+	size_t bad, at = 0;
+	int err;
+
+	/* 2 KiB at a time (copies are slow under emulation), across pieces. */
+	while (!kr->stop) {
+		at = (at + 3001) % (kr->len - 2048);
+		err = copy_checks(kr->edu, kr->base + at, 2048, 31, at, &bad);
+		__atomic_add_fetch(&kr->copies, 1, __ATOMIC_RELAXED);
+		if (err)
+			__atomic_add_fetch(&kr->errors, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&kr->bad, bad, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+/* Read-only and back: the registration reads, so both stay mappable. */
+static void *kept_protector(void *arg)
+{
+	struct kept_race *kr = arg;
+
+	while (!kr->stop) {
+		mprotect(kr->ram2, 8192, PROT_READ);
+		usleep(500);
+		mprotect(kr->ram2, 8192, PROT_READ | PROT_WRITE);
+		kr->protects++;
+		usleep(500);
+	}
+	return NULL;
+}
+
+/*
+ * Two copiers read a registration of [RAM][A][RAM][B] while one thread
+ * mprotects the second RAM piece and the test evicts and restores A: each
+ * resolution keeps what was spared and rebuilds the rest, under
+ * invalidations that come while it builds; every byte stays right.
+ */
+TEST_F_TIMEOUT(inval, kept_pieces_race, TEST_TIMEOUT_DEFAULT + STRESS_SECONDS)
+{
+	struct kept_race kr = { .edu = self->edu };
+	struct peermap_edu_reg_info info;
+	unsigned int max_reused = 0, evictions = 0;
+	pthread_t t[3];
+	struct mixed m;
+	uint64_t id = 0;
+	time_t end;
+	size_t bad;
+	int i, err;
+
+	ASSERT_TRUE(!mixed_setup(self, &m)) TH_LOG("mixed range: %s", strerror(errno));
+	undo_obj(&self->undo, &m.a);
+	fill(m.base, m.len, 31);
+	ASSERT_TRUE(!pm_edu_register(self->edu, m.base, m.len, PEERMAP_ACCESS_READ, 0, &id))
+		TH_LOG("register");
+	kr.base = m.base;
+	kr.ram2 = m.base + 24576;
+	kr.len = m.len;
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, kept_copier, &kr));
+	ASSERT_EQ(0, pthread_create(&t[2], NULL, kept_protector, &kr));
+	end = time(NULL) + STRESS_SECONDS;
+	while (time(NULL) < end) {
+		if (!pm_obj_evict(&m.a)) {
+			evictions++;
+			usleep(5000);
+			pm_obj_restore(&m.a);
+		}
+		usleep(5000);
+		if (!pm_edu_reg_info(self->edu, id, &info) && info.reused > max_reused)
+			max_reused = info.reused;
+	}
+	kr.stop = 1;
+	for (i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	TH_LOG("%lu copies, %u evictions, %lu mprotects, at most %u pieces reused",
+	       kr.copies, evictions, kr.protects, max_reused);
+	EXPECT_TRUE(kr.copies > 4 && evictions > 4 && kr.protects > 4) TH_LOG("too little happened");
+	EXPECT_TRUE(!kr.errors) TH_LOG("%lu copies failed", kr.errors);
+	EXPECT_TRUE(!kr.bad) TH_LOG("%lu bytes differ", kr.bad);
+	EXPECT_TRUE(max_reused >= 1) TH_LOG("no resolution reused a piece");
+	err = copy_checks(self->edu, m.base, m.len, 31, 0, &bad);
+	EXPECT_TRUE(!err && !bad) TH_LOG("copy after the race: %s, %zu bytes differ",
+					 strerror(-err), bad);
+	pm_edu_unregister(self->edu, id);
+	mixed_free(&m);
+}
+
 TEST_F(inval, mixed_range_with_prot_none_piece_efault)
 {
 	unsigned char *r = ram(48 * 1024);

@@ -37,6 +37,7 @@
 #include "compat.h"
 
 #include "pm_bench.h"
+#include "pm_client.h"
 
 #define PM_BENCH_MAX_ITERS	4096
 
@@ -143,7 +144,6 @@ static long pm_bench_map_ioctl(void __user *arg)
 	u64 __user *umap, *uunmap;
 	struct pm_bench_map req;
 	struct pci_dev *pdev;
-	unsigned int d, b, s, f;
 	u64 tm, tu;
 	u32 i;
 	int ret = 0;
@@ -151,13 +151,11 @@ static long pm_bench_map_ioctl(void __user *arg)
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;
 	if (req.method > PM_BENCH_RAM || !req.iters ||
-	    req.iters > PM_BENCH_MAX_ITERS || !memchr(req.client, 0, sizeof(req.client)))
+	    req.iters > PM_BENCH_MAX_ITERS)
 		return -EINVAL;
-	if (sscanf(req.client, "%x:%x:%x.%x", &d, &b, &s, &f) != 4)
-		return -EINVAL;
-	pdev = pci_get_domain_bus_and_slot(d, b, PCI_DEVFN(s, f));
-	if (!pdev)
-		return -ENODEV;
+	pdev = pm_client_get(req.client, sizeof(req.client));
+	if (IS_ERR(pdev))
+		return PTR_ERR(pdev);
 	umap = u64_to_user_ptr(req.map_ns);
 	uunmap = u64_to_user_ptr(req.unmap_ns);
 	for (i = 0; i < req.iters && !ret; i++) {
@@ -236,18 +234,15 @@ static long pm_bench_busy_ioctl(void __user *arg)
 {
 	struct pm_bench_busy req;
 	struct pci_dev *pdev;
-	unsigned int d, b, s, f;
 	long ret = 0;
 
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;
-	if (!req.nmaps || req.nmaps > PM_BENCH_BUSY_MAX || req.drain_us > 100000 ||
-	    !memchr(req.client, 0, sizeof(req.client)) ||
-	    sscanf(req.client, "%x:%x:%x.%x", &d, &b, &s, &f) != 4)
+	if (!req.nmaps || req.nmaps > PM_BENCH_BUSY_MAX || req.drain_us > 100000)
 		return -EINVAL;
-	pdev = pci_get_domain_bus_and_slot(d, b, PCI_DEVFN(s, f));
-	if (!pdev)
-		return -ENODEV;
+	pdev = pm_client_get(req.client, sizeof(req.client));
+	if (IS_ERR(pdev))
+		return PTR_ERR(pdev);
 	mutex_lock(&busy_lock);
 	if (busy) {
 		ret = -EBUSY;

@@ -18,6 +18,7 @@
 
 #include <peermap.h>
 
+#include "pm_client.h"
 #include "pm_limits.h"
 
 /* Serialises the borrowing of a device's limits. */
@@ -57,18 +58,15 @@ static long pm_limits_map_ioctl(void __user *arg)
 	struct pm_limits_map req;
 	unsigned int old_max;
 	struct pci_dev *pdev;
-	unsigned int d, b, s, f;
 	long ret;
 
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;
-	if (req.max_seg < PAGE_SIZE || req.boundary < PAGE_SIZE - 1 ||
-	    !memchr(req.client, 0, sizeof(req.client)) ||
-	    sscanf(req.client, "%x:%x:%x.%x", &d, &b, &s, &f) != 4)
+	if (req.max_seg < PAGE_SIZE || req.boundary < PAGE_SIZE - 1)
 		return -EINVAL;
-	pdev = pci_get_domain_bus_and_slot(d, b, PCI_DEVFN(s, f));
-	if (!pdev)
-		return -ENODEV;
+	pdev = pm_client_get(req.client, sizeof(req.client));
+	if (IS_ERR(pdev))
+		return PTR_ERR(pdev);
 
 	mutex_lock(&pm_limits_lock);
 	old_max = dma_get_max_seg_size(&pdev->dev);

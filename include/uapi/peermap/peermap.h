@@ -288,7 +288,7 @@ struct peermap_edu_reg_info {
 	__u32 last_reason;	/* out: PEERMAP_INVAL_* */
 	__u32 valid;		/* out: 1 while its segments are live */
 	__u32 nsegs;		/* out: segments while valid */
-	__u32 reserved;
+	__u32 reused;		/* out: pieces kept by the last re-map */
 };
 
 /* Counters of one engine since its driver was bound. */
