@@ -20,7 +20,9 @@
  *             device memory and RAM, against the same on a one-page
  *             registration: what an invalidation costs as the mapping grows
  *   tput      peermap map+unmap per second with 1 and 2 threads, 10 s
- *             each, sampled every second (min, median, max of the samples)
+ *             each, sampled every second (min, median, max of the samples),
+ *             and plain pinning of RAM the same way: how far this
+ *             emulator lets a second thread go
  *
  *   busy      revoke while every importer is mid-transfer: pm_bench's busy
  *             importers, whose devices take a while to stop, with and
@@ -493,12 +495,14 @@ static void busy_cells(void)
 static int inval_time(void *addr, uint64_t len, unsigned char *page,
 		      unsigned int samples, uint64_t *med)
 {
-	uint64_t ns[8], id;
+	uint64_t ns[16], id;
 	unsigned char byte;
 	unsigned int i;
 	double t;
 	int err;
 
+	if (samples > sizeof(ns) / sizeof(ns[0]))
+		samples = sizeof(ns) / sizeof(ns[0]);
 	err = pm_edu_register(edu, addr, len, PEERMAP_ACCESS_READ, 0, &id);
 	if (err)
 		return err;
@@ -570,27 +574,34 @@ static void inval_cell(uint64_t half, unsigned int samples)
 struct tput {
 	pthread_t t;
 	volatile int *stop;
+	int method;		/* PM_BENCH_PEERMAP or PM_BENCH_RAM */
 	unsigned long maps;	/* read by the sampler: atomics */
 	int err;
 };
 
+/*
+ * peermap: a 1 MiB object of the thread's own; ram, the emulator's own
+ * ceiling for comparison: plain pinning of 4 KiB of the thread's own RAM
+ * (about as long per map as peermap's).
+ */
 static void *tput_thread(void *arg)
 {
 	struct tput *tp = arg;
+	uint64_t len = tp->method == PM_BENCH_RAM ? 4096 : MIB;
 	struct run *r = malloc(sizeof(*r));
-	struct pm_obj o;
+	struct range g;
 
-	if (!r || pm_obj_alloc(&bar, MIB, &o)) {
+	if (!r || range_get(tp->method, len, &g)) {
 		tp->err = -ENOMEM;
 		free(r);
 		return NULL;
 	}
 	while (!*tp->stop && !tp->err) {
-		tp->err = bench_map(PM_BENCH_PEERMAP, o.cpu, MIB, 16, r);
+		tp->err = bench_map(tp->method, g.addr, len, 16, r);
 		if (!tp->err)
 			__atomic_fetch_add(&tp->maps, 16, __ATOMIC_RELAXED);
 	}
-	pm_obj_free(&o);
+	range_put(&g);
 	free(r);
 	return NULL;
 }
@@ -603,10 +614,11 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* @threads mapping for @seconds; the rate of every second, for the spread. */
-static void tput_cell(int threads, int seconds)
+static void tput_cell(int method, int threads, int seconds)
 {
 	volatile int stop = 0;
-	struct tput tp[2] = { { .stop = &stop }, { .stop = &stop } };
+	struct tput tp[2] = { { .stop = &stop, .method = method },
+			      { .stop = &stop, .method = method } };
 	double rate[64], t0, t, prev_t;
 	unsigned long maps = 0, prev = 0, cur;
 	int i, n = 0;
@@ -634,8 +646,9 @@ static void tput_cell(int threads, int seconds)
 	}
 	t = now() - t0;
 	qsort(rate, n, sizeof(rate[0]), cmp_double);
-	/* threads,seconds,maps,maps_per_s,min_per_s,median_per_s,max_per_s */
-	printf("csv,tput,%d,%.2f,%lu,%.0f,%.0f,%.0f,%.0f\n", threads, t, maps, maps / t,
+	/* method,threads,seconds,maps,maps_per_s,min_per_s,median_per_s,max_per_s */
+	printf("csv,tput,%s,%d,%.2f,%lu,%.0f,%.0f,%.0f,%.0f\n", method_name[method],
+	       threads, t, maps, maps / t,
 	       n ? rate[0] : 0, n ? rate[n / 2] : 0, n ? rate[n - 1] : 0);
 	fflush(stdout);
 }
@@ -720,10 +733,12 @@ int main(int argc, char **argv)
 	revoke_cell(1024, 3);
 	busy_cells();
 
-	inval_cell(max_bar / 2 < 512 * MIB ? max_bar / 2 : 512 * MIB, 5);
+	inval_cell(max_bar / 2 < 512 * MIB ? max_bar / 2 : 512 * MIB, 11);
 
-	tput_cell(1, 10);
-	tput_cell(2, 10);
+	tput_cell(PM_BENCH_PEERMAP, 1, 10);
+	tput_cell(PM_BENCH_PEERMAP, 2, 10);
+	tput_cell(PM_BENCH_RAM, 1, 10);
+	tput_cell(PM_BENCH_RAM, 2, 10);
 
 	/* Last: unbinding takes the devices away. */
 	pm_bar_close(&bar);
