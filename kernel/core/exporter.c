@@ -472,17 +472,22 @@ struct revoke_entry {
 	bool stop;
 };
 
-/* The pieces of @rv whose owner can be told to stop without waiting. */
-static unsigned int revoke_stoppable(struct peermap_revocable *rv)
+/*
+ * The pieces of @rv, if two passes are worth it (more than one, some of
+ * whose owners can be told to stop without waiting), else 0.
+ */
+static unsigned int revoke_two_pass_count(struct peermap_revocable *rv)
 {
 	struct peermap_p2p_req *req;
-	unsigned int n = 0;
+	unsigned int n = 0, stoppable = 0;
 
 	spin_lock(&rv->lock);
-	list_for_each_entry(req, &rv->reqs, rv_node)
-		n += req->stoppable;
+	list_for_each_entry(req, &rv->reqs, rv_node) {
+		n++;
+		stoppable += req->stoppable;
+	}
 	spin_unlock(&rv->lock);
-	return n;
+	return n > 1 && stoppable ? n : 0;
 }
 
 /*
@@ -533,7 +538,9 @@ static void revoke_two_passes_locked(struct peermap_revocable *rv,
  * long as the slowest. A mapping being built at the same time is built
  * again. The exporter first makes p2p_map refuse the memory (or answer
  * -EAGAIN while it moves it), then calls this; when it returns no importer
- * uses the old addresses. Revokes of one object run one at a time, so
+ * uses the old addresses (pieces a build of the mapping holds at that
+ * moment are no longer in use and are torn down when the build, which
+ * starts over, lets them go). Revokes of one object run one at a time, so
  * this holds whichever of several concurrent revokers returns first; each
  * revokes the pieces attached when it starts, not those mapped after
  * (under the exporter's new state).
@@ -552,13 +559,13 @@ void peermap_revoke(struct peermap_revocable *rv, unsigned int why)
 
 	might_sleep();
 	/*
-	 * Room for two passes, taken before the locks: pieces attached
-	 * meanwhile go through the one-pass loop, as do all of them if
-	 * there is no memory.
+	 * Room for two passes, one entry per piece, taken before the locks:
+	 * pieces attached meanwhile go through the one-pass loop, as do all
+	 * of them if there is no memory.
 	 */
-	n = revoke_stoppable(rv);
-	if (n > 1)
-		e = kmalloc_array(n, sizeof(*e), GFP_KERNEL | __GFP_NOWARN);
+	n = revoke_two_pass_count(rv);
+	if (n)
+		e = kvmalloc_array(n, sizeof(*e), GFP_KERNEL | __GFP_NOWARN);
 	/*
 	 * One revoke at a time per object: a second revoker waits here until
 	 * the first one's importers stopped, so whichever returns, none of
@@ -595,7 +602,7 @@ void peermap_revoke(struct peermap_revocable *rv, unsigned int why)
 	}
 	spin_unlock(&rv->lock);
 	mutex_unlock(&rv->revoke_lock);
-	kfree(e);
+	kvfree(e);
 }
 EXPORT_SYMBOL_GPL(peermap_revoke);
 

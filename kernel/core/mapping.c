@@ -205,6 +205,45 @@ static bool change_hits(const struct pm_change *c, unsigned long start,
 	return c->start < end && start < c->end;
 }
 
+static bool change_hits_peer(const struct pm_change *c,
+			     const struct peermap_p2p_req *req)
+{
+	return c->rv ? req->rv == c->rv : change_hits(c, req->start, req->end);
+}
+
+static bool change_hits_ram(const struct pm_change *c,
+			    const struct peermap_ram_piece *rp)
+{
+	return c->ram && !c->rv && change_hits(c, rp->start, rp->end);
+}
+
+/*
+ * The user addresses of m->cur's pieces that @c takes down, in *@start,
+ * *@end; false if it takes none down. Under m->lock.
+ */
+static bool change_span(struct pm_map *m, const struct pm_change *c,
+			unsigned long *start, unsigned long *end)
+{
+	struct peermap_p2p_req *req;
+	struct peermap_ram_piece *rp;
+
+	*start = ULONG_MAX;
+	*end = 0;
+	list_for_each_entry(req, &m->cur.peers, node) {
+		if (change_hits_peer(c, req)) {
+			*start = min(*start, req->start);
+			*end = max(*end, req->end);
+		}
+	}
+	list_for_each_entry(rp, &m->cur.ram, node) {
+		if (change_hits_ram(c, rp)) {
+			*start = min(*start, rp->start);
+			*end = max(*end, rp->end);
+		}
+	}
+	return *start < *end;
+}
+
 /* Take down what @c says of m->cur; under m->lock. */
 static void pieces_drop(struct pm_map *m, const struct pm_change *c)
 {
@@ -213,12 +252,11 @@ static void pieces_drop(struct pm_map *m, const struct pm_change *c)
 
 	lockdep_assert_held(&m->lock);
 	list_for_each_entry_safe(req, rtmp, &m->cur.peers, node)
-		if (c->rv ? req->rv == c->rv : change_hits(c, req->start, req->end))
+		if (change_hits_peer(c, req))
 			peermap_req_release(req);
-	if (c->ram && !c->rv)
-		list_for_each_entry_safe(rp, ptmp, &m->cur.ram, node)
-			if (change_hits(c, rp->start, rp->end))
-				ram_piece_drop(m, rp, false);
+	list_for_each_entry_safe(rp, ptmp, &m->cur.ram, node)
+		if (change_hits_ram(c, rp))
+			ram_piece_drop(m, rp, false);
 	if (!list_empty(&m->reap))
 		queue_work(system_unbound_wq, &m->reap_work);
 }
@@ -395,32 +433,39 @@ static struct peermap_exporter *vma_exporter(struct vm_area_struct *vma)
 	return peermap_exporter_get(vma);
 }
 
-/* Why a VMA cannot be mapped for @access, as an errno (0 if it can). */
+/*
+ * Why a VMA cannot be mapped for @access: an errno (0 if it can) and, in
+ * *@why, the reason for the log line.
+ */
+static int vma_refusal(struct pm_map *m, struct vm_area_struct *vma,
+		       bool peer, const char **why)
+{
+	u32 access = m->pub.access;
+
+	*why = NULL;
+	if (!peer && (vma->vm_flags & (VM_IO | VM_PFNMAP)))
+		*why = "is I/O memory of a driver not registered with peermap";
+	else if (!(vma->vm_flags & (VM_READ | VM_WRITE)))
+		*why = "is PROT_NONE";
+	if (*why)
+		return -EFAULT;
+	if ((access & PEERMAP_ACCESS_WRITE) && !(vma->vm_flags & VM_WRITE))
+		*why = "is read-only, write access asked";
+	else if ((access & PEERMAP_ACCESS_READ) && !(vma->vm_flags & VM_READ))
+		*why = "is not readable";
+	return *why ? -EACCES : 0;
+}
+
+/* vma_refusal(), said in the log. */
 static int vma_refuses(struct pm_map *m, struct vm_area_struct *vma,
 		       unsigned long addr, bool peer)
 {
-	struct device *client = m->pub.client;
-	u32 access = m->pub.access;
+	const char *why;
+	int ret = vma_refusal(m, vma, peer, &why);
 
-	if (!peer && (vma->vm_flags & (VM_IO | VM_PFNMAP))) {
-		dev_info_ratelimited(client, "%#lx is I/O memory of a driver not registered with peermap\n",
-				     addr);
-		return -EFAULT;
-	}
-	if (!(vma->vm_flags & (VM_READ | VM_WRITE))) {
-		dev_info_ratelimited(client, "%#lx is PROT_NONE\n", addr);
-		return -EFAULT;
-	}
-	if ((access & PEERMAP_ACCESS_WRITE) && !(vma->vm_flags & VM_WRITE)) {
-		dev_info_ratelimited(client, "%#lx is read-only, write access asked\n",
-				     addr);
-		return -EACCES;
-	}
-	if ((access & PEERMAP_ACCESS_READ) && !(vma->vm_flags & VM_READ)) {
-		dev_info_ratelimited(client, "%#lx is not readable\n", addr);
-		return -EACCES;
-	}
-	return 0;
+	if (ret)
+		dev_info_ratelimited(m->pub.client, "%#lx %s\n", addr, why);
+	return ret;
 }
 
 /* Is @vma device memory, a window or a registered exporter's? */
@@ -442,11 +487,12 @@ static unsigned long ram_extent(struct pm_map *m, struct vm_area_struct *vma,
 				unsigned long end)
 {
 	unsigned long at = min(end, vma->vm_end);
+	const char *why;
 
 	while (at < end) {
 		vma = find_vma(m->mm, at);
 		if (!vma || vma->vm_start != at || vma_is_peer(vma) ||
-		    vma_refuses(m, vma, at, false))
+		    vma_refusal(m, vma, false, &why))
 			break;	/* the next round says why, if it must */
 		at = min(end, vma->vm_end);
 	}
@@ -506,7 +552,7 @@ static int reuse_peer(struct pm_map *m, struct pm_build *bd,
 static int map_ram_range(struct pm_map *m, struct pm_build *bd,
 			 unsigned long start, unsigned long end, bool fast)
 {
-	struct peermap_ram_piece *rp;
+	struct peermap_ram_piece *rp, *tmp;
 	unsigned long s, e;
 	int ret;
 
@@ -523,6 +569,10 @@ static int map_ram_range(struct pm_map *m, struct pm_build *bd,
 			return ret;
 		if (ret)
 			continue;
+		/* Kept RAM there that does not fit: let go of its pins first. */
+		list_for_each_entry_safe(rp, tmp, &bd->old.ram, node)
+			if (rp->start < e && s < rp->end)
+				ram_piece_drop(m, rp, true);
 		ret = map_ram(m, &bd->b, s, e, bd->seq, fast);
 		if (ret)
 			return ret;
@@ -620,7 +670,7 @@ static int build_and_install(struct pm_map *m)
 	 * but it moves them, and the build is undone at install. Only
 	 * builds (build_lock) fill cur: empty now, it stays empty.
 	 */
-	if (!peermap_pieces_empty(&m->cur)) {
+	if (!data_race(peermap_pieces_empty(&m->cur))) {
 		mutex_lock(&m->lock);
 		peermap_pieces_move(&bd->old, &m->cur);
 		mutex_unlock(&m->lock);
@@ -663,9 +713,10 @@ undo:
  * peermap_remap() - make a mapping valid again after an invalidation
  * @map: from peermap_map()
  *
- * Resolves the range again (the exporter may answer differently now, e.g.
- * system memory while its memory is evicted). Returns at once if the
- * mapping is valid. Safe to call from several threads.
+ * Resolves again what the invalidation took down (an exporter whose
+ * memory was revoked may answer differently now, e.g. system memory while
+ * its memory is evicted); the pieces it did not reach are kept. Returns
+ * at once if the mapping is valid. Safe to call from several threads.
  * Context: process context, may sleep; takes the mmap lock for read.
  * Return: 0, or the errno peermap_map() documents; -ESRCH if the process
  * is gone; -ENOENT after peermap_unmap() started.
@@ -826,25 +877,18 @@ EXPORT_SYMBOL_GPL(peermap_mapping_stats);
  * addresses go. The next peermap_remap() resolves the range again.
  */
 /*
- * What @c covers of the mapping, for the importer: changed_offset and
- * changed_len. An object's change covers the pieces of it the mapping
- * holds (all of it if none).
+ * What @c takes down of the mapping, for the importer: changed_offset and
+ * changed_len cover the pieces it reaches (a whole RAM chunk, a whole
+ * exporter piece), or the event's range if it reaches none.
  */
 static void change_tell(struct pm_map *m, const struct pm_change *c)
 {
-	unsigned long start = c->start, end = c->end, first = m->pub.addr;
+	unsigned long start, end, first = m->pub.addr;
 	unsigned long last = first + m->pub.len;
-	struct peermap_p2p_req *req;
 
-	if (c->rv) {
-		start = ULONG_MAX;
-		end = 0;
-		list_for_each_entry(req, &m->cur.peers, node) {
-			if (req->rv != c->rv)
-				continue;
-			start = min(start, req->start);
-			end = max(end, req->end);
-		}
+	if (!change_span(m, c, &start, &end)) {
+		start = c->start;
+		end = c->end;
 	}
 	start = max(start, first);
 	end = min(end, last);
@@ -868,7 +912,7 @@ static void invalidate_locked(struct pm_map *m, unsigned int why,
 	lockdep_assert_held(&m->lock);
 	if (m->valid || m->stopped) {
 		WRITE_ONCE(m->valid, false);
-		m->stopped = false;
+		WRITE_ONCE(m->stopped, false);
 		change_tell(m, c);
 		m->ops->invalidate(&m->pub, why);
 		trace_peermap_invalidate(m->pub.client, m->pub.addr, m->pub.len,
@@ -921,31 +965,31 @@ static bool pm_mni_invalidate(struct mmu_interval_notifier *mni,
 {
 	struct pm_map *m = container_of(mni, struct pm_map, notifier);
 	bool cares = (m->pub.flags & PEERMAP_MAP_ONDEMAND) || pinned_cares(range);
+	struct pm_change c = {
+		.start = range->start, .end = range->end, .ram = true,
+	};
+	unsigned long start, end;
 
 	if (mmu_notifier_range_blockable(range)) {
 		mutex_lock(&m->lock);
 	} else {
 		/*
 		 * The OOM reaper or process_mrelease(): nothing here may
-		 * sleep, and telling the importer to stop may. Say "not
-		 * now" when there is something to tear down; exit() will.
+		 * sleep, and telling the importer to stop or tearing a
+		 * piece down may. Say "not now" when there is something to
+		 * tear down; exit() will.
 		 */
 		if (!mutex_trylock(&m->lock))
 			return false;
 		if (cares && (m->valid || m->stopped ||
-			      !list_empty(&m->cur.ram) || !list_empty(&m->cur.peers))) {
+			      change_span(m, &c, &start, &end))) {
 			mutex_unlock(&m->lock);
 			return false;
 		}
 	}
 	mmu_interval_set_seq(mni, cur_seq);
-	if (cares) {
-		struct pm_change c = {
-			.start = range->start, .end = range->end, .ram = true,
-		};
-
+	if (cares)
 		invalidate_locked(m, reason_of(range), &c);
-	}
 	mutex_unlock(&m->lock);
 	return true;
 }
@@ -1083,7 +1127,7 @@ void peermap_unmap(struct peermap_mapping *map)
 	mmu_interval_notifier_remove(&m->notifier);
 	mutex_lock(&m->lock);
 	WRITE_ONCE(m->valid, false);
-	m->stopped = false;
+	WRITE_ONCE(m->stopped, false);
 	pieces_release(m, &m->cur);
 	m->pub.segs = NULL;
 	m->pub.nsegs = 0;
@@ -1160,7 +1204,7 @@ static void pm_revoke_stop(void *owner, unsigned int why,
 	m->revoke_seq++;	/* a build in progress starts over */
 	if (m->valid && m->ops->stop) {
 		WRITE_ONCE(m->valid, false);
-		m->stopped = true;
+		WRITE_ONCE(m->stopped, true);
 		change_tell(m, &c);
 		m->ops->stop(&m->pub, why);
 	}

@@ -59,7 +59,9 @@ struct peermap_importer_ops {
 	 * for every mapping it takes down before it calls the first
 	 * @invalidate, so devices that need time to stop drain together:
 	 * the revoke lasts as long as the slowest of them, not their sum.
-	 * The mapping is no longer valid from @stop on. Called with the
+	 * The mapping is no longer valid from @stop on, and
+	 * peermap_remap() waits until the revoke has called @invalidate
+	 * (so a device's drain must not wait for a remap). Called with the
 	 * mapping's lock held; must not sleep.
 	 */
 	void (*stop)(struct peermap_mapping *map, unsigned int why);
@@ -118,18 +120,21 @@ struct peermap_mapping {
 	unsigned int nsegs;
 	/**
 	 * @segs: the segments, covering [@addr, @addr + @len) in order;
-	 * NULL while invalid. Protected by the mapping's lock: read while
-	 * valid and holding off the invalidate callback.
+	 * not to be used while invalid (NULL once torn down). Protected by
+	 * the mapping's lock: read while valid and holding off the
+	 * invalidate callback.
 	 */
 	struct peermap_segment *segs;
 	/**
 	 * @changed_offset: during the invalidate and stop callbacks: the
-	 * first byte, from @addr, of what changed. The whole mapping is
-	 * invalid all the same; the rest keeps its DMA mapping and is not
-	 * resolved again by peermap_remap().
+	 * first byte, from @addr, of what this invalidation takes down (the
+	 * pieces around what changed: a whole RAM chunk, a whole exporter
+	 * piece). The whole mapping is invalid all the same; the rest
+	 * usually keeps its DMA addresses through peermap_remap(), but an
+	 * importer re-reads every segment after it.
 	 */
 	u64 changed_offset;
-	/** @changed_len: with @changed_offset: how many bytes changed. */
+	/** @changed_len: with @changed_offset: how many bytes. */
 	u64 changed_len;
 };
 
@@ -274,7 +279,9 @@ struct peermap_exporter {
 	 * return 0, or return -errno to refuse (-EAGAIN: busy moving the
 	 * memory, the core retries). Called with the mmap lock held for
 	 * read; may sleep. Answer from the object's state, not the CPU page
-	 * tables.
+	 * tables. The answer stands until the exporter revokes it
+	 * (peermap_revoke()): a remap after an invalidation that did not
+	 * reach this piece does not ask again.
 	 */
 	int (*p2p_map)(struct vm_area_struct *vma, unsigned long start,
 		       unsigned long len, struct peermap_p2p_req *req);
