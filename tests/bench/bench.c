@@ -493,9 +493,9 @@ static void busy_cells(void)
  * importer's callback and the teardown of what the registration holds.
  */
 static int inval_time(void *addr, uint64_t len, unsigned char *page,
-		      unsigned int samples, uint64_t *med)
+		      unsigned int samples, uint64_t *med, uint64_t *remap_med)
 {
-	uint64_t ns[16], id;
+	uint64_t ns[16], rns[16], id;
 	unsigned char byte;
 	unsigned int i;
 	double t;
@@ -507,7 +507,10 @@ static int inval_time(void *addr, uint64_t len, unsigned char *page,
 	if (err)
 		return err;
 	for (i = 0; i < samples && !err; i++) {
+		/* After the first: resolving again what the mprotect changed. */
+		t = now();
 		err = pm_edu_copy(edu, &byte, page, 1);
+		rns[i] = (uint64_t)((now() - t) * 1e9);
 		if (err)
 			break;
 		t = now();
@@ -522,6 +525,9 @@ static int inval_time(void *addr, uint64_t len, unsigned char *page,
 		return err;
 	qsort(ns, samples, sizeof(ns[0]), cmp_u64);
 	*med = ns[samples / 2];
+	/* the first copy resolved the whole range: not a remap */
+	qsort(rns + 1, samples - 1, sizeof(rns[0]), cmp_u64);
+	*remap_med = rns[1 + (samples - 1) / 2];
 	return 0;
 }
 
@@ -532,7 +538,7 @@ static int inval_time(void *addr, uint64_t len, unsigned char *page,
  */
 static void inval_cell(uint64_t half, unsigned int samples)
 {
-	uint64_t big = 0, small = 0;
+	uint64_t big = 0, small = 0, big_remap = 0, small_remap = 0;
 	unsigned char *r, *one;
 	struct pm_obj o;
 	int err;
@@ -552,15 +558,20 @@ static void inval_cell(uint64_t half, unsigned int samples)
 			  -1, 0) == MAP_FAILED))
 		err = -errno;
 	if (!err)
-		err = inval_time(r, 2 * half, r + half + half / 2, samples, &big);
+		err = inval_time(r, 2 * half, r + half + half / 2, samples, &big,
+				 &big_remap);
 	if (!err)
-		err = inval_time(one, 4096, one, samples, &small);
+		err = inval_time(one, 4096, one, samples, &small, &small_remap);
 	if (err)
 		printf("# inval: %s\n", strerror(-err));
 	else
-		/* range_bytes,samples,range_median_ns,page_median_ns */
-		printf("csv,inval,%llu,%u,%llu,%llu\n", (unsigned long long)(2 * half),
-		       samples, (unsigned long long)big, (unsigned long long)small);
+		/* range_bytes,samples,range_median_ns,page_median_ns,
+		 * range_remap_median_ns,page_remap_median_ns
+		 */
+		printf("csv,inval,%llu,%u,%llu,%llu,%llu,%llu\n",
+		       (unsigned long long)(2 * half), samples,
+		       (unsigned long long)big, (unsigned long long)small,
+		       (unsigned long long)big_remap, (unsigned long long)small_remap);
 	fflush(stdout);
 	if (r != MAP_FAILED)
 		munmap(r, 2 * half);
