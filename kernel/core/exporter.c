@@ -501,6 +501,7 @@ static void revoke_two_passes_locked(struct peermap_revocable *rv,
 				     struct list_head *todo,
 				     struct revoke_entry *e, unsigned int n,
 				     unsigned int why)
+	__must_hold(&rv->lock)
 {
 	struct peermap_p2p_req *req;
 	unsigned int i = 0;
