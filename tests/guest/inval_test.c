@@ -488,17 +488,21 @@ static void *kept_copier(void *arg)
 	return NULL;
 }
 
-/* Read-only and back: the registration reads, so both stay mappable. */
+/*
+ * Read-only and back: the registration reads, so both stay mappable. Not
+ * faster than a copy can resolve the range again on the debug kernel:
+ * an importer invalidated without pause never gets to copy.
+ */
 static void *kept_protector(void *arg)
 {
 	struct kept_race *kr = arg;
 
 	while (!kr->stop) {
 		mprotect(kr->ram2, 8192, PROT_READ);
-		usleep(500);
+		usleep(5000);
 		mprotect(kr->ram2, 8192, PROT_READ | PROT_WRITE);
 		kr->protects++;
-		usleep(500);
+		usleep(5000);
 	}
 	return NULL;
 }
@@ -536,10 +540,10 @@ TEST_F_TIMEOUT(inval, kept_pieces_race, TEST_TIMEOUT_DEFAULT + STRESS_SECONDS)
 	while (time(NULL) < end) {
 		if (!pm_obj_evict(&m.a)) {
 			evictions++;
-			usleep(5000);
+			usleep(10000);
 			pm_obj_restore(&m.a);
 		}
-		usleep(5000);
+		usleep(20000);
 		if (!pm_edu_reg_info(self->edu, id, &info) && info.reused > max_reused)
 			max_reused = info.reused;
 	}
@@ -548,7 +552,8 @@ TEST_F_TIMEOUT(inval, kept_pieces_race, TEST_TIMEOUT_DEFAULT + STRESS_SECONDS)
 		pthread_join(t[i], NULL);
 	TH_LOG("%lu copies, %u evictions, %lu mprotects, at most %u pieces reused",
 	       kr.copies, evictions, kr.protects, max_reused);
-	EXPECT_TRUE(kr.copies > 4 && evictions > 4 && kr.protects > 4) TH_LOG("too little happened");
+	EXPECT_TRUE(kr.copies >= 3 && evictions >= 3 && kr.protects >= 3)
+		TH_LOG("too little happened");
 	EXPECT_TRUE(!kr.errors) TH_LOG("%lu copies failed", kr.errors);
 	EXPECT_TRUE(!kr.bad) TH_LOG("%lu bytes differ", kr.bad);
 	EXPECT_TRUE(max_reused >= 1) TH_LOG("no resolution reused a piece");
