@@ -65,17 +65,32 @@ static u32 iova_hash(struct device *client, phys_addr_t phys, u64 len)
 	return hash_64((u64)(uintptr_t)client ^ phys ^ (len << 20), 32);
 }
 
-static struct peermap_iova *iova_find(struct device *client, phys_addr_t phys,
-				      u64 len, enum dma_data_direction dir)
+/*
+ * The IOVA in the table for @client, [phys, phys + len) and @dir, with
+ * one more user; if there is none, @made (already mapped, one user) goes
+ * in, or NULL comes back.
+ */
+static struct peermap_iova *iova_take(struct device *client, phys_addr_t phys,
+				      u64 len, enum dma_data_direction dir,
+				      struct peermap_iova *made)
 {
+	u32 key = iova_hash(client, phys, len);
 	struct peermap_iova *iova;
 
-	lockdep_assert_held(&pm_iovas_lock);
-	hash_for_each_possible(pm_iovas, iova, node, iova_hash(client, phys, len))
+	spin_lock(&pm_iovas_lock);
+	hash_for_each_possible(pm_iovas, iova, node, key) {
 		if (iova->client == client && iova->phys == phys &&
-		    iova->len == len && iova->dir == dir)
-			return iova;
-	return NULL;
+		    iova->len == len && iova->dir == dir) {
+			iova->users++;
+			goto out;
+		}
+	}
+	iova = made;
+	if (made)
+		hash_add(pm_iovas, &made->node, key);
+out:
+	spin_unlock(&pm_iovas_lock);
+	return iova;
 }
 
 /*
@@ -86,17 +101,13 @@ static struct peermap_iova *iova_find(struct device *client, phys_addr_t phys,
 static int iova_get(struct peermap_p2p_req *req, phys_addr_t phys, u64 len,
 		    enum dma_data_direction dir, dma_addr_t *addr)
 {
-	struct peermap_iova *iova, *made = NULL;
+	struct peermap_iova *iova, *made;
 	struct peermap_iova_use *use;
 
 	use = kmalloc(sizeof(*use), GFP_KERNEL_ACCOUNT);
 	if (!use)
 		return -ENOMEM;
-	spin_lock(&pm_iovas_lock);
-	iova = iova_find(req->client, phys, len, dir);
-	if (iova)
-		iova->users++;
-	spin_unlock(&pm_iovas_lock);
+	iova = iova_take(req->client, phys, len, dir, NULL);
 	if (!iova) {
 		made = kzalloc(sizeof(*made), GFP_KERNEL_ACCOUNT);
 		if (!made) {
@@ -114,18 +125,8 @@ static int iova_get(struct peermap_p2p_req *req, phys_addr_t phys, u64 len,
 		made->len = len;
 		made->dir = dir;
 		made->users = 1;
-		spin_lock(&pm_iovas_lock);
-		iova = iova_find(req->client, phys, len, dir);
-		if (iova) {
-			iova->users++;
-		} else {
-			hash_add(pm_iovas, &made->node,
-				 iova_hash(req->client, phys, len));
-			iova = made;
-			made = NULL;
-		}
-		spin_unlock(&pm_iovas_lock);
-		if (made) {
+		iova = iova_take(req->client, phys, len, dir, made);
+		if (iova != made) {
 			pm_dma_unmap_mmio(req->client, made->addr, len, dir);
 			kfree(made);
 		}

@@ -676,7 +676,8 @@ static int build_and_install(struct pm_map *m)
 		mutex_unlock(&m->lock);
 	}
 	ret = build(m, bd);
-	pieces_release(m, &bd->old);	/* what was not reused */
+	if (!peermap_pieces_empty(&bd->old))
+		pieces_release(m, &bd->old);	/* what was not reused */
 	if (ret)
 		goto undo;
 
@@ -872,10 +873,6 @@ void peermap_mapping_stats(struct peermap_mapping *map,
 }
 EXPORT_SYMBOL_GPL(peermap_mapping_stats);
 
-/*
- * Invalidate under m->lock: the importer stops its DMA, then the DMA
- * addresses go. The next peermap_remap() resolves the range again.
- */
 /*
  * What @c takes down of the mapping, for the importer: changed_offset and
  * changed_len cover the pieces it reaches (a whole RAM chunk, a whole
