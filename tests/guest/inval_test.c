@@ -556,10 +556,19 @@ TEST_F_TIMEOUT(inval, kept_pieces_race, TEST_TIMEOUT_DEFAULT + STRESS_SECONDS)
 		TH_LOG("too little happened");
 	EXPECT_TRUE(!kr.errors) TH_LOG("%lu copies failed", kr.errors);
 	EXPECT_TRUE(!kr.bad) TH_LOG("%lu bytes differ", kr.bad);
-	EXPECT_TRUE(max_reused >= 1) TH_LOG("no resolution reused a piece");
 	err = copy_checks(self->edu, m.base, m.len, 31, 0, &bad);
 	EXPECT_TRUE(!err && !bad) TH_LOG("copy after the race: %s, %zu bytes differ",
 					 strerror(-err), bad);
+	/*
+	 * Reuse still works after the race. (During it, a remap that had to
+	 * start over rebuilt everything: how often depends on timing.)
+	 */
+	ASSERT_TRUE(!mprotect(kr.ram2, 8192, PROT_READ)) TH_LOG("mprotect");
+	err = copy_checks(self->edu, m.base, m.len, 31, 0, &bad);
+	info = info_of(_metadata, self->edu, id);
+	EXPECT_TRUE(!err && !bad && info.reused == 3)
+		TH_LOG("copy after one more mprotect: %s, %zu bytes differ, %u pieces reused (want 3)",
+		       strerror(-err), bad, info.reused);
 	pm_edu_unregister(self->edu, id);
 	mixed_free(&m);
 }
