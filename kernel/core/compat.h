@@ -73,4 +73,31 @@ static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
 #define PM_DMABUF_INVALIDATE	move_notify
 #endif
 
+/*
+ * Device-private memory (devmem.c, the exporter's devmem.c): 6.15 moved a
+ * ZONE_DEVICE page's pgmap behind page_pgmap() and dropped
+ * get_dev_pagemap()'s cached argument; 6.18 gave zone_device_page_init()
+ * the pgmap and an order (and renamed page_free to folio_free).
+ */
+#if IS_ENABLED(CONFIG_DEVICE_PRIVATE)
+#include <linux/memremap.h>
+
+#ifdef PM_HAVE_PAGE_PGMAP
+#define pm_page_pgmap(page)	page_pgmap(page)
+#else
+#define pm_page_pgmap(page)	((page)->pgmap)
+#endif
+#ifdef PM_HAVE_GET_DEV_PAGEMAP_ONE_ARG
+#define pm_get_dev_pagemap(pfn)	get_dev_pagemap(pfn)
+#else
+#define pm_get_dev_pagemap(pfn)	get_dev_pagemap(pfn, NULL)
+#endif
+#ifdef PM_HAVE_ZONE_DEVICE_PAGE_INIT_PGMAP
+#define pm_zone_device_page_init(page, pgmap) \
+	zone_device_page_init(page, pgmap, 0)
+#else
+#define pm_zone_device_page_init(page, pgmap)	zone_device_page_init(page)
+#endif
+#endif /* CONFIG_DEVICE_PRIVATE */
+
 #endif /* _PEERMAP_COMPAT_H */

@@ -629,6 +629,8 @@ void peermap_req_release(struct peermap_p2p_req *req)
 		iova_put(use);
 	if (req->live)
 		req->exp->p2p_unmap(req);
+	if (req->pgmap)
+		put_dev_pagemap(req->pgmap);	/* a devmem piece's */
 	peermap_exporter_put(req->exp);
 	list_del(&req->node);
 	kfree(req);

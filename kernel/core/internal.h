@@ -49,6 +49,12 @@ void peermap_window_exit(void);
 /* exporter.c */
 void peermap_exporter_debugfs(struct dentry *debugfs);
 
+/* devmem.c: device-private pages of peermap exporters */
+struct peermap_devmem *peermap_devmem_get(struct page *page,
+					  struct dev_pagemap **pgmap);
+int peermap_devmem_answer(struct peermap_p2p_req *req,
+			  struct peermap_devmem *dm, u64 offset, u64 len);
+
 /* mapping.c */
 void peermap_routes_changed(void);
 void peermap_dmabuf_routes_changed(void);

@@ -85,6 +85,11 @@ struct pm_map {
 	bool dead;
 	u64 installs;
 	/*
+	 * A build runs (set under build_lock, read by the mmu notifier):
+	 * device-private pages migrating now migrate because of it.
+	 */
+	bool building;
+	/*
 	 * Protects cur, valid, revoke_seq, stats and pub.segs/nsegs; held
 	 * while the importer is told to stop and the DMA addresses are torn
 	 * down. Importers read pub.segs while the mapping is valid and they
@@ -306,82 +311,296 @@ static long pin_fast(unsigned long first, unsigned long n, unsigned int gup,
 	return done;
 }
 
+/* One resolution in progress: what it builds, and what it may reuse. */
+struct pm_build {
+	struct peermap_pieces b;	/* being built */
+	struct peermap_pieces old;	/* kept from the last one, and its segments */
+	struct peermap_seg_cursor c;	/* in old's segments */
+	unsigned long seq;		/* the notifier's, for hmm_range_fault() */
+	unsigned int reused;		/* pieces taken over from old */
+	u64 rebuilt;			/* bytes resolved anew */
+	u64 devmem;			/* bytes of device-private pages */
+};
+
+/* A RAM piece of [start, end) on @b's list (undone with it), or NULL. */
+static struct peermap_ram_piece *ram_piece_new(struct peermap_pieces *b,
+					       unsigned long start,
+					       unsigned long end)
+{
+	struct peermap_ram_piece *rp;
+
+	rp = kzalloc(sizeof(*rp), GFP_KERNEL_ACCOUNT);
+	if (!rp)
+		return NULL;
+	list_add_tail(&rp->node, &b->ram);
+	rp->start = start;
+	rp->end = end;
+	rp->npages = (PAGE_ALIGN(end) - (start & PAGE_MASK)) >> PAGE_SHIFT;
+	rp->pages = kvmalloc_array(rp->npages, sizeof(*rp->pages), PEERMAP_GFP_USER);
+	return rp->pages ? rp : NULL;
+}
+
 /*
- * RAM of [start, end): pin it, or fault it (on demand), and DMA-map it.
+ * RAM of [start, end): pin it and DMA-map it.
  * @fast: pin with pin_fast(), the mmap lock not held (build() dropped it).
  */
-static int map_ram(struct pm_map *m, struct peermap_pieces *b,
-		   unsigned long start, unsigned long end, unsigned long seq,
-		   bool fast)
+static int map_ram_pinned(struct pm_map *m, struct peermap_pieces *b,
+			  unsigned long start, unsigned long end, bool fast)
 {
 	unsigned int gup;
 	bool write = m->pub.access & PEERMAP_ACCESS_WRITE;
-	unsigned long first = start & PAGE_MASK, *pfns = NULL, i;
+	unsigned long first = start & PAGE_MASK;
 	struct device *client = m->pub.client;
 	struct peermap_ram_piece *rp;
 	long pinned;
 	int ret;
 
-	rp = kzalloc(sizeof(*rp), GFP_KERNEL_ACCOUNT);
+	rp = ram_piece_new(b, start, end);
 	if (!rp)
 		return -ENOMEM;
-	list_add_tail(&rp->node, &b->ram);
-	rp->start = start;
-	rp->end = end;
-	rp->npages = (PAGE_ALIGN(end) - first) >> PAGE_SHIFT;
-	rp->pages = kvmalloc_array(rp->npages, sizeof(*rp->pages), PEERMAP_GFP_USER);
-	if (!rp->pages)
-		return -ENOMEM;
-
-	if (m->pub.flags & PEERMAP_MAP_ONDEMAND) {
-		struct hmm_range range = {
-			.notifier = &m->notifier,
-			.notifier_seq = seq,
-			.start = first,
-			.end = PAGE_ALIGN(end),
-			.default_flags = HMM_PFN_REQ_FAULT |
-					 (write ? HMM_PFN_REQ_WRITE : 0),
-		};
-
-		pfns = kvmalloc_array(rp->npages, sizeof(*pfns), PEERMAP_GFP_USER);
-		if (!pfns)
-			return -ENOMEM;
-		range.hmm_pfns = pfns;
-		ret = hmm_range_fault(&range);
-		if (ret) {
-			kvfree(pfns);
-			if (ret != -EBUSY)
-				dev_info_ratelimited(client, "cannot fault memory at %#lx: %d\n",
-						     first, ret);
-			return ret;
-		}
-		for (i = 0; i < rp->npages; i++)
-			rp->pages[i] = hmm_pfn_to_page(pfns[i]);
-		kvfree(pfns);
-	} else {
-		ret = charge_pinned(m, rp);
-		if (ret)
-			return ret;
-		gup = FOLL_LONGTERM | (write ? FOLL_WRITE : 0);
-		if (fast)
-			pinned = pin_fast(first, rp->npages, gup, rp->pages);
-		else
-			pinned = pm_pin_user_pages_remote(m->mm, first, rp->npages,
-							  gup, rp->pages);
-		if (pinned != rp->npages) {
-			if (pinned > 0)
-				unpin_user_pages(rp->pages, pinned);
-			dev_info_ratelimited(client, "cannot pin memory at %#lx: %ld\n",
-					     first + (max(pinned, 0L) << PAGE_SHIFT),
-					     pinned);
-			return pinned < 0 ? pinned : -EFAULT;
-		}
-		rp->pinned = true;
-		rp->dirty = write;
+	ret = charge_pinned(m, rp);
+	if (ret)
+		return ret;
+	gup = FOLL_LONGTERM | (write ? FOLL_WRITE : 0);
+	if (fast)
+		pinned = pin_fast(first, rp->npages, gup, rp->pages);
+	else
+		pinned = pm_pin_user_pages_remote(m->mm, first, rp->npages,
+						  gup, rp->pages);
+	if (pinned != rp->npages) {
+		if (pinned > 0)
+			unpin_user_pages(rp->pages, pinned);
+		dev_info_ratelimited(client, "cannot pin memory at %#lx: %ld\n",
+				     first + (max(pinned, 0L) << PAGE_SHIFT),
+				     pinned);
+		return pinned < 0 ? pinned : -EFAULT;
 	}
+	rp->pinned = true;
+	rp->dirty = write;
 
 	return peermap_dma_pages_map(&rp->dma, client, m->pub.access, 0, b,
 				     rp->pages, start - first, end - start);
+}
+
+/* Faulted RAM pages (hmm_range_fault()'s @pfns) of [start, end): one piece. */
+static int map_ram_faulted(struct pm_map *m, struct peermap_pieces *b,
+			   const unsigned long *pfns, unsigned long start,
+			   unsigned long end)
+{
+	struct peermap_ram_piece *rp = ram_piece_new(b, start, end);
+	unsigned long i;
+
+	if (!rp)
+		return -ENOMEM;
+	for (i = 0; i < rp->npages; i++)
+		rp->pages[i] = hmm_pfn_to_page(pfns[i]);
+	return peermap_dma_pages_map(&rp->dma, m->pub.client, m->pub.access, 0,
+				     b, rp->pages, start & ~PAGE_MASK,
+				     end - start);
+}
+
+/* The bytes of the pages [i, j) of @pfns, which start at @first, in [s, e). */
+static void pfns_span(unsigned long first, unsigned long i, unsigned long j,
+		      unsigned long s, unsigned long e, unsigned long *rs,
+		      unsigned long *re)
+{
+	*rs = max(s, first + (i << PAGE_SHIFT));
+	*re = min(e, first + (j << PAGE_SHIFT));
+}
+
+/*
+ * Device-private pages of [start, end) that cannot be mapped peer to peer
+ * (their exporter refused the client, or they are read-only and the
+ * client writes): fault them as upstream does, which migrates them back
+ * to RAM (their migrate_to_ram), and say so. The range changed: -EBUSY,
+ * the build starts again and finds RAM there.
+ */
+static int migrate_back(struct pm_map *m, unsigned long start,
+			unsigned long end, const char *why)
+{
+	bool write = m->pub.access & PEERMAP_ACCESS_WRITE;
+	unsigned long first = start & PAGE_MASK;
+	unsigned long n = (PAGE_ALIGN(end) - first) >> PAGE_SHIFT;
+	struct hmm_range range = {
+		.notifier = &m->notifier,
+		.notifier_seq = mmu_interval_read_begin(&m->notifier),
+		.start = first,
+		.end = PAGE_ALIGN(end),
+		/* no dev_private_owner: every device-private page faults */
+		.default_flags = HMM_PFN_REQ_FAULT |
+				 (write ? HMM_PFN_REQ_WRITE : 0),
+	};
+	int ret;
+
+	range.hmm_pfns = kvmalloc_array(n, sizeof(*range.hmm_pfns),
+					PEERMAP_GFP_USER);
+	if (!range.hmm_pfns)
+		return -ENOMEM;
+	ret = hmm_range_fault(&range);
+	kvfree(range.hmm_pfns);
+	if (ret && ret != -EBUSY)
+		return ret;
+	mutex_lock(&m->lock);
+	m->stats.migrated_bytes += end - start;
+	mutex_unlock(&m->lock);
+	trace_peermap_devmem_migrate(m->pub.client, start, end - start, why);
+	return -EBUSY;
+}
+
+/*
+ * Device-private pages [start, end) of @dm (@pfns, from @start's page),
+ * peer to peer: one piece, which holds @pgmap's reference, answered by
+ * @dm's exporter run by run of pages contiguous in @dm.
+ */
+static int map_devmem_run(struct pm_map *m, struct pm_build *bd,
+			  struct peermap_devmem *dm, struct dev_pagemap *pgmap,
+			  const unsigned long *pfns, unsigned long start,
+			  unsigned long end)
+{
+	unsigned long first = start & PAGE_MASK, s, e, i, j, base;
+	unsigned long n = (PAGE_ALIGN(end) - first) >> PAGE_SHIFT;
+	struct peermap_p2p_req *req;
+	int ret;
+
+	if (!try_module_get(dm->exp->owner)) {
+		put_dev_pagemap(pgmap);
+		return -EAGAIN;		/* going: its pages migrate back */
+	}
+	/* On bd->b's list: pieces_release() undoes what gets done. */
+	req = peermap_req_new(dm->exp, m->pub.client, m->pub.access, &bd->b,
+			      &pm_revoke_ops, m);
+	if (!req) {
+		put_dev_pagemap(pgmap);
+		return -ENOMEM;
+	}
+	req->pgmap = pgmap;
+	req->stoppable = !!m->ops->stop;
+	req->start = start;
+	req->end = end;
+	for (i = 0; i < n; i = j) {
+		base = page_to_pfn(hmm_pfn_to_page(pfns[i]));
+		for (j = i + 1; j < n &&
+		     page_to_pfn(hmm_pfn_to_page(pfns[j])) == base + j - i; j++)
+			;
+		pfns_span(first, i, j, start, end, &s, &e);
+		ret = peermap_devmem_answer(req, dm,
+					    peermap_devmem_offset(dm, pfn_to_page(base)) +
+					    (s & ~PAGE_MASK), e - s);
+		if (ret)
+			return ret;
+	}
+	bd->devmem += end - start;
+	return 0;
+}
+
+/* Errors of an answer that mean "not now", not "no". */
+static bool transient(int ret)
+{
+	return ret == -EAGAIN || ret == -EBUSY || ret == -ENOMEM ||
+	       ret == -EINTR || ret == -EIO;
+}
+
+/*
+ * Device-private pages of peermap exporters in [start, end) (@pfns, from
+ * @start's page): peer to peer, devmem by devmem; or back to RAM where
+ * that cannot be (migrate_back()).
+ */
+static int map_devmem(struct pm_map *m, struct pm_build *bd,
+		      const unsigned long *pfns, unsigned long start,
+		      unsigned long end)
+{
+	bool write = m->pub.access & PEERMAP_ACCESS_WRITE;
+	unsigned long first = start & PAGE_MASK, s, e, i, j, k, ro = ULONG_MAX;
+	unsigned long n = (PAGE_ALIGN(end) - first) >> PAGE_SHIFT;
+	struct peermap_devmem *dm;
+	struct dev_pagemap *pgmap;
+	phys_addr_t phys;
+	int ret;
+
+	for (i = 0; i < n; i = j) {
+		dm = peermap_devmem_get(hmm_pfn_to_page(pfns[i]), &pgmap);
+		if (!dm)
+			return -EAGAIN;	/* being taken back: they migrate */
+		for (j = i + 1; j < n; j++) {
+			phys = PFN_PHYS(page_to_pfn(hmm_pfn_to_page(pfns[j])));
+			if (phys < pgmap->range.start || phys > pgmap->range.end)
+				break;
+		}
+		pfns_span(first, i, j, start, end, &s, &e);
+		/*
+		 * hmm_range_fault() reports our pages without faulting them
+		 * for writing: after fork() they are read-only (COW).
+		 */
+		for (k = i; write && k < j; k++)
+			if (!(pfns[k] & HMM_PFN_WRITE))
+				ro = min(ro, k);
+		if (ro != ULONG_MAX) {
+			put_dev_pagemap(pgmap);
+			pfns_span(first, ro, j, start, end, &s, &e);
+			return migrate_back(m, s, e, "read-only");
+		}
+		ret = map_devmem_run(m, bd, dm, pgmap, pfns + i, s, e);
+		if (ret && !transient(ret)) {
+			dev_info_ratelimited(m->pub.client, "exporter %s refused its device-private pages %#lx-%#lx: %d: migrating them back to RAM\n",
+					     dm->exp->name, s, e, ret);
+			return migrate_back(m, s, e, "refused");
+		}
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * On demand, [start, end) (one chunk): fault it with hmm_range_fault(),
+ * which reports peermap exporters' device-private pages instead of
+ * migrating them back, and map RAM runs and device runs in order: the
+ * segments say RAM or PEER page by page, merged where contiguous.
+ */
+static int map_ondemand(struct pm_map *m, struct pm_build *bd,
+			unsigned long start, unsigned long end)
+{
+	bool write = m->pub.access & PEERMAP_ACCESS_WRITE;
+	unsigned long first = start & PAGE_MASK, i, j, s, e;
+	unsigned long n = (PAGE_ALIGN(end) - first) >> PAGE_SHIFT;
+	struct hmm_range range = {
+		.notifier = &m->notifier,
+		.notifier_seq = bd->seq,
+		.start = first,
+		.end = PAGE_ALIGN(end),
+		.default_flags = HMM_PFN_REQ_FAULT |
+				 (write ? HMM_PFN_REQ_WRITE : 0),
+		.dev_private_owner = peermap_devmem_owner(),
+	};
+	unsigned long *pfns;
+	bool dev;
+	int ret;
+
+	pfns = kvmalloc_array(n, sizeof(*pfns), PEERMAP_GFP_USER);
+	if (!pfns)
+		return -ENOMEM;
+	range.hmm_pfns = pfns;
+	ret = hmm_range_fault(&range);
+	if (ret) {
+		if (ret != -EBUSY)
+			dev_info_ratelimited(m->pub.client, "cannot fault memory at %#lx: %d\n",
+					     first, ret);
+		goto out;
+	}
+	for (i = 0; i < n && !ret; i = j) {
+		dev = is_device_private_page(hmm_pfn_to_page(pfns[i]));
+		for (j = i + 1; j < n &&
+		     is_device_private_page(hmm_pfn_to_page(pfns[j])) == dev; j++)
+			;
+		pfns_span(first, i, j, start, end, &s, &e);
+		if (dev)
+			ret = map_devmem(m, bd, pfns + i, s, e);
+		else
+			ret = map_ram_faulted(m, &bd->b, pfns + i, s, e);
+	}
+out:
+	kvfree(pfns);
+	return ret;
 }
 
 /* Ask the exporter of @vma for [start, end); consumes the @exp reference. */
@@ -499,15 +718,6 @@ static unsigned long ram_extent(struct pm_map *m, struct vm_area_struct *vma,
 	return at;
 }
 
-/* One resolution in progress: what it builds, and what it may reuse. */
-struct pm_build {
-	struct peermap_pieces b;	/* being built */
-	struct peermap_pieces old;	/* kept from the last one, and its segments */
-	struct peermap_seg_cursor c;	/* in old's segments */
-	unsigned long seq;		/* the notifier's, for hmm_range_fault() */
-	unsigned int reused;		/* pieces taken over from old */
-	u64 rebuilt;			/* bytes resolved anew */
-};
 
 /* Move @node's piece, [start, end), from the old resolution into the new. */
 static int reuse(struct pm_map *m, struct pm_build *bd, struct list_head *node,
@@ -537,7 +747,8 @@ static int reuse_peer(struct pm_map *m, struct pm_build *bd,
 	struct peermap_p2p_req *req;
 
 	list_for_each_entry(req, &bd->old.peers, node) {
-		if (req->start != start || req->end != end || req->exp != exp)
+		if (req->start != start || req->end != end || req->exp != exp ||
+		    req->pgmap)
 			continue;
 		peermap_exporter_put(exp);	/* the piece holds its own */
 		return reuse(m, bd, &req->node, &bd->b.peers, start, end) ?: 1;
@@ -573,7 +784,10 @@ static int map_ram_range(struct pm_map *m, struct pm_build *bd,
 		list_for_each_entry_safe(rp, tmp, &bd->old.ram, node)
 			if (rp->start < e && s < rp->end)
 				ram_piece_drop(m, rp, true);
-		ret = map_ram(m, &bd->b, s, e, bd->seq, fast);
+		if (m->pub.flags & PEERMAP_MAP_ONDEMAND)
+			ret = map_ondemand(m, bd, s, e);
+		else
+			ret = map_ram_pinned(m, &bd->b, s, e, fast);
 		if (ret)
 			return ret;
 		bd->rebuilt += e - s;
@@ -700,6 +914,7 @@ static int build_and_install(struct pm_map *m)
 	m->stats.fallback_bytes = m->cur.fallback;
 	m->stats.reused = bd->reused;
 	m->stats.rebuilt_bytes = bd->rebuilt;
+	m->stats.devmem_bytes = bd->devmem;
 	/* The segments are visible before the mapping says valid. */
 	smp_store_release(&m->valid, true);
 	mutex_unlock(&m->lock);
@@ -739,7 +954,9 @@ int peermap_remap(struct peermap_mapping *map)
 			ret = 0;
 			break;
 		}
+		WRITE_ONCE(m->building, true);
 		ret = build_and_install(m);
+		WRITE_ONCE(m->building, false);
 		if (ret != -EBUSY && ret != -EAGAIN)
 			break;
 		if (fatal_signal_pending(current)) {
@@ -919,6 +1136,7 @@ static void invalidate_locked(struct pm_map *m, unsigned int why,
 		m->stats.invalidations++;
 		m->stats.last_reason = why;
 		m->stats.fallback_bytes = 0;
+		m->stats.devmem_bytes = 0;
 	}
 	pieces_drop(m, c);
 }
@@ -956,6 +1174,33 @@ static bool pinned_cares(const struct mmu_notifier_range *range)
 	}
 }
 
+/*
+ * Device-private pages migrating in the range while it is being resolved
+ * (under m->lock): those the resolution made migrate back to RAM, which
+ * the mapping's counters and a tracepoint show. A pinned range migrates
+ * every one (GUP faults them in); an on-demand range those of drivers
+ * peermap does not know (migrate_back() counts the others). Device
+ * migrations have an owner; migrate_vma_setup() notifies with it.
+ */
+static void count_migrated(struct pm_map *m,
+			   const struct mmu_notifier_range *range)
+{
+	bool pinned = !(m->pub.flags & PEERMAP_MAP_ONDEMAND);
+	unsigned long start, end;
+
+	if (range->event != MMU_NOTIFY_MIGRATE || !range->owner ||
+	    !READ_ONCE(m->building) ||
+	    (!pinned && range->owner == peermap_devmem_owner()))
+		return;
+	start = max(range->start, m->pub.addr & PAGE_MASK);
+	end = min(range->end, PAGE_ALIGN(m->pub.addr + m->pub.len));
+	if (start >= end)
+		return;
+	m->stats.migrated_bytes += end - start;
+	trace_peermap_devmem_migrate(m->pub.client, start, end - start,
+				     pinned ? "pinned" : "foreign");
+}
+
 static bool pm_mni_invalidate(struct mmu_interval_notifier *mni,
 			      const struct mmu_notifier_range *range,
 			      unsigned long cur_seq)
@@ -985,6 +1230,7 @@ static bool pm_mni_invalidate(struct mmu_interval_notifier *mni,
 		}
 	}
 	mmu_interval_set_seq(mni, cur_seq);
+	count_migrated(m, range);
 	if (cares)
 		invalidate_locked(m, reason_of(range), &c);
 	mutex_unlock(&m->lock);

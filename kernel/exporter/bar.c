@@ -50,12 +50,6 @@
 
 static DEFINE_IDA(pmbar_ida);
 
-/*
- * gen_pool uses 0 as "no memory": the pool hands out BAR offsets shifted
- * by one page.
- */
-#define POOL_BASE	PAGE_SIZE
-
 static void pmbar_dev_release(struct kref *ref)
 {
 	struct pmbar_dev *bdev = container_of(ref, struct pmbar_dev, ref);
@@ -115,7 +109,7 @@ static void pmbar_obj_release(struct kref *ref)
 	spin_lock(&bdev->objs_lock);
 	list_del(&obj->node);
 	spin_unlock(&bdev->objs_lock);
-	gen_pool_free(bdev->pool, obj->offset + POOL_BASE, obj->size);
+	gen_pool_free(bdev->pool, obj->offset + PMBAR_POOL_BASE, obj->size);
 	pmbar_sysmem_put(obj->mem);
 	kfree(obj);
 	kref_put(&bdev->ref, pmbar_dev_release);
@@ -231,7 +225,7 @@ static long pmbar_alloc(struct pmbar_file *pf, void __user *arg)
 		kfree(obj);
 		return -ENOSPC;
 	}
-	obj->offset = addr - POOL_BASE;
+	obj->offset = addr - PMBAR_POOL_BASE;
 	kref_get(&bdev->ref);
 	obj->bdev = bdev;
 	spin_lock(&bdev->objs_lock);
@@ -522,6 +516,8 @@ static long pmbar_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return pmbar_obj_info(pf, uarg, sizeof(struct peermap_bar_obj_info));
 	case PMBAR_IOC_OBJ_INFO_V02:
 		return pmbar_obj_info(pf, uarg, PMBAR_OBJ_INFO_V02_SIZE);
+	case PEERMAP_BAR_IOC_DEVMEM:
+		return pmbar_devmem_ioctl(pf, uarg);
 	case PEERMAP_BAR_IOC_EXPORT:
 		return pmbar_export(pf, uarg);
 	default:
@@ -746,6 +742,7 @@ struct peermap_exporter pmbar_exporter = {
 	.priv_size = sizeof(struct pmbar_peer),
 	.p2p_map = pmbar_p2p_map,
 	.p2p_unmap = pmbar_p2p_unmap,
+	.p2p_devmem = pmbar_p2p_devmem,
 };
 
 static const struct file_operations pmbar_fops = {
@@ -810,6 +807,7 @@ static int pmbar_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	spin_lock_init(&bdev->objs_lock);
 	INIT_LIST_HEAD(&bdev->objs);
 	mutex_init(&bdev->files_lock);
+	mutex_init(&bdev->devmem_lock);
 	bdev->id = ida_alloc(&pmbar_ida, GFP_KERNEL);
 	if (bdev->id < 0) {
 		ret = bdev->id;
@@ -827,7 +825,7 @@ static int pmbar_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		ret = -ENOMEM;
 		goto err_put;
 	}
-	ret = gen_pool_add(bdev->pool, POOL_BASE, bdev->bar_size,
+	ret = gen_pool_add(bdev->pool, PMBAR_POOL_BASE, bdev->bar_size,
 			   dev_to_node(&pdev->dev));
 	if (ret)
 		goto err_put;
@@ -873,6 +871,10 @@ static void pmbar_remove(struct pci_dev *pdev)
 	spin_lock(&bdev->objs_lock);
 	bdev->gone = true;
 	spin_unlock(&bdev->objs_lock);
+	/* Device-private pages go back to RAM while the BAR is still there. */
+	mutex_lock(&bdev->devmem_lock);
+	pmbar_devmem_release(bdev);
+	mutex_unlock(&bdev->devmem_lock);
 	for (;;) {
 		obj = NULL;
 		spin_lock(&bdev->objs_lock);

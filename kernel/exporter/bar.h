@@ -20,6 +20,13 @@
 #include <peermap.h>
 
 #define PMBAR_MIN_BAR	SZ_1M	/* smaller memory BARs are registers */
+/*
+ * gen_pool uses 0 as "no memory": the pool hands out BAR offsets shifted
+ * by one page.
+ */
+#define PMBAR_POOL_BASE	PAGE_SIZE
+
+struct pmbar_devmem;
 
 struct pmbar_dev {
 	struct kref ref;		/* probe, each open file, each object */
@@ -41,6 +48,9 @@ struct pmbar_dev {
 	struct mutex files_lock;
 	unsigned int open_files;
 	struct inode *inode;		/* igrab()ed while files are open */
+	/* Protects devmem: setup, release, its ioctls (devmem.c). */
+	struct mutex devmem_lock;
+	struct pmbar_devmem *devmem;	/* device memory lent as pages */
 	int id;
 	char name[24];			/* "peermap-barN" */
 };
@@ -119,5 +129,10 @@ int pmbar_obj_answer(struct pmbar_obj *obj, u64 off, u64 len,
 void pmbar_obj_revoke(struct pmbar_obj *obj, unsigned int why);
 
 long pmbar_export(struct pmbar_file *pf, void __user *arg);
+
+long pmbar_devmem_ioctl(struct pmbar_file *pf, void __user *arg);
+void pmbar_devmem_release(struct pmbar_dev *bdev);
+int pmbar_p2p_devmem(struct peermap_devmem *dm, u64 offset, u64 len,
+		     struct peermap_p2p_req *req);
 
 #endif /* _PEERMAP_BAR_H */

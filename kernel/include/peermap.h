@@ -11,7 +11,9 @@
 #include <linux/list.h>
 #include <linux/mm_types.h>
 #include <linux/mutex.h>
+#include <linux/memremap.h>
 #include <linux/pci.h>
+#include <linux/sizes.h>
 #include <linux/types.h>
 #include <uapi/peermap/peermap.h>
 
@@ -93,6 +95,21 @@ struct peermap_map_stats {
 	u32 reused;
 	/** @rebuilt_bytes: bytes the last resolution did resolve. */
 	u64 rebuilt_bytes;
+	/**
+	 * @devmem_bytes: bytes of the installed segments that are
+	 * device-private pages of a peermap exporter (struct peermap_devmem)
+	 * in an on-demand range, mapped peer to peer; 0 while invalid.
+	 */
+	u64 devmem_bytes;
+	/**
+	 * @migrated_bytes: bytes of device-private memory that resolving
+	 * this mapping made the kernel migrate back to RAM, since it was
+	 * made: pages of a driver peermap does not know, pages whose
+	 * exporter refused the client, read-only (COW) pages asked for
+	 * writing, and every device-private page of a pinned range
+	 * (device-private pages cannot be pinned).
+	 */
+	u64 migrated_bytes;
 };
 
 /**
@@ -180,6 +197,7 @@ struct peermap_revocable {
 	struct mutex revoke_lock;
 };
 
+struct peermap_devmem;
 struct peermap_pieces;
 struct peermap_revoke_ops;
 
@@ -245,6 +263,12 @@ struct peermap_p2p_req {
 	/** @live: core: p2p_map succeeded, so p2p_unmap is owed. */
 	bool live;
 	/**
+	 * @pgmap: core: device-private pages' pgmap it maps (a reference,
+	 * get_dev_pagemap()), for a piece of struct peermap_devmem; NULL
+	 * for the others.
+	 */
+	struct dev_pagemap *pgmap;
+	/**
 	 * @stoppable: core: its owner's importer can be told to stop
 	 * without waiting (&peermap_revoke_ops.stop does something).
 	 */
@@ -292,6 +316,21 @@ struct peermap_exporter {
 	 * around peermap_revoke().
 	 */
 	void (*p2p_unmap)(struct peermap_p2p_req *req);
+	/**
+	 * @p2p_devmem: optional, for exporters that lend device memory as
+	 * device-private pages (struct peermap_devmem): answer the bytes
+	 * [@offset, @offset + @len) of @dm (from its first page; the pages
+	 * a process's range holds, contiguous in @dm) for req->client, with
+	 * peermap_req_add_bar(), or refuse with -errno: the core then
+	 * migrates those pages back to RAM (migrate_to_ram), as upstream
+	 * does for every device-private page; -EAGAIN: the core retries.
+	 * Without it, the core answers with @dm's BAR itself. Called
+	 * without the mmap lock; may sleep. No p2p_unmap follows: the core
+	 * holds @dm's pgmap until the piece is torn down, and a page that
+	 * migrates tears it down first (mmu notifier).
+	 */
+	int (*p2p_devmem)(struct peermap_devmem *dm, u64 offset, u64 len,
+			  struct peermap_p2p_req *req);
 
 	/**
 	 * @node: core: in the list of exporters, changed under its mutex
@@ -299,6 +338,48 @@ struct peermap_exporter {
 	 */
 	struct list_head node;
 };
+
+/**
+ * struct peermap_devmem - device memory lent to processes as their pages
+ *
+ * Part of a BAR that an exporter turns into MEMORY_DEVICE_PRIVATE pages
+ * (HMM): it migrates pages of a process's ordinary anonymous memory into
+ * it (migrate_vma_*), and a CPU touch migrates one back (migrate_to_ram),
+ * as a GPU driver does. peermap maps such pages of an on-demand range
+ * peer to peer, at their BAR address, where upstream's hmm_range_fault()
+ * would migrate them back to RAM. The exporter fills the fields before
+ * @pgmap's owner and calls peermap_devmem_add(); the core sets the rest.
+ * Its struct pages cost 64 bytes per 4 KiB page (1/64 of @size).
+ */
+struct peermap_devmem {
+	/**
+	 * @pgmap: in: @pgmap.ops (page_free or folio_free, migrate_to_ram);
+	 * core: type, range and owner (peermap_devmem_owner(), shared by
+	 * every peermap exporter: hmm_range_fault() reports them all).
+	 */
+	struct dev_pagemap pgmap;
+	/** @exp: in: the registered exporter; its p2p_devmem answers. */
+	struct peermap_exporter *exp;
+	/** @provider: in: the PCI device whose BAR holds the memory. */
+	struct pci_dev *provider;
+	/** @bar: in: its BAR index. */
+	int bar;
+	/** @offset: in: byte offset of the first page in the BAR. */
+	u64 offset;
+	/** @size: in: bytes, a multiple of PEERMAP_DEVMEM_ALIGN. */
+	u64 size;
+	/** @res: core: the physical range the pages are numbered in. */
+	struct resource *res;
+};
+
+/* struct page granularity of memory hotplug (a subsection). */
+#define PEERMAP_DEVMEM_ALIGN	SZ_2M
+
+int peermap_devmem_add(struct peermap_devmem *dm);
+void peermap_devmem_remove(struct peermap_devmem *dm);
+void *peermap_devmem_owner(void);
+u64 peermap_devmem_offset(struct peermap_devmem *dm, struct page *page);
+struct page *peermap_devmem_page(struct peermap_devmem *dm, u64 offset);
 
 int peermap_register_exporter(struct peermap_exporter *exp);
 void peermap_unregister_exporter(struct peermap_exporter *exp);

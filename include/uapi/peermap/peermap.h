@@ -205,6 +205,46 @@ struct peermap_bar_export {
 #define PEERMAP_OBJ_EVICTED	1	/* in system memory (fallback) */
 #define PEERMAP_OBJ_GONE	2	/* its device was removed */
 
+/*
+ * Device memory lent to processes (HMM): part of the BAR becomes
+ * device-private pages (MEMORY_DEVICE_PRIVATE) that hold pages of the
+ * caller's ordinary anonymous memory, as a GPU driver's do. MIGRATE moves
+ * chosen pages of a range into it (their bytes are copied into the BAR);
+ * a CPU touch of such a page moves it back (migrate_to_ram); EVICT moves
+ * every page back. peermap maps these pages peer to peer in on-demand
+ * ranges. Every op answers the counters.
+ */
+struct peermap_bar_devmem {
+	__u32 op;		/* in: PEERMAP_DEVMEM_* */
+	__u32 flags;		/* in: SETUP: PEERMAP_DEVMEM_FOREIGN */
+	__u64 size;		/* in: SETUP: bytes, a multiple of 2 MiB */
+	__u64 addr;		/* in: MIGRATE: start, page aligned */
+	__u64 len;		/* in: MIGRATE: bytes, a page multiple */
+	/* in: MIGRATE: bitmap, a bit per page of the range (1: move it), or 0: all */
+	__u64 mask;
+	char deny[32];		/* in: SETUP, POLICY: PCI name of a client refused */
+	__u64 pages;		/* out: device pages */
+	__u64 used;		/* out: pages holding a process's data */
+	__u64 migrated_in;	/* out: pages moved in (MIGRATE) */
+	__u64 migrated_out;	/* out: pages moved back by a CPU touch */
+	__u64 evicted;		/* out: pages moved back by EVICT */
+	__u64 done;		/* out: MIGRATE, EVICT: pages this call moved */
+	__u64 struct_page_bytes; /* out: RAM its struct pages cost */
+	__u64 bar_offset;	/* out: where it is in the BAR */
+};
+
+#define PEERMAP_DEVMEM_SETUP	1	/* lend size bytes of the BAR */
+#define PEERMAP_DEVMEM_MIGRATE	2	/* move pages of [addr, addr + len) in */
+#define PEERMAP_DEVMEM_EVICT	3	/* move every page back to RAM */
+#define PEERMAP_DEVMEM_INFO	4	/* the counters only */
+#define PEERMAP_DEVMEM_POLICY	5	/* set deny ("" for none) */
+#define PEERMAP_DEVMEM_RELEASE	6	/* evict, then give the BAR range back */
+/*
+ * SETUP: the pages get an owner of their own, not peermap's, as another
+ * driver's would: peermap migrates them back to RAM as upstream does.
+ */
+#define PEERMAP_DEVMEM_FOREIGN	(1U << 0)
+
 #define PEERMAP_BAR_IOC_INFO	_IOR(PEERMAP_IOC_MAGIC, 0x00, struct peermap_bar_info)
 #define PEERMAP_BAR_IOC_ALLOC	_IOWR(PEERMAP_IOC_MAGIC, 0x01, struct peermap_bar_alloc)
 #define PEERMAP_BAR_IOC_FREE	_IOW(PEERMAP_IOC_MAGIC, 0x02, struct peermap_bar_free)
@@ -213,6 +253,7 @@ struct peermap_bar_export {
 #define PEERMAP_BAR_IOC_RESTORE	_IOW(PEERMAP_IOC_MAGIC, 0x05, struct peermap_bar_move)
 #define PEERMAP_BAR_IOC_OBJ_INFO _IOWR(PEERMAP_IOC_MAGIC, 0x06, struct peermap_bar_obj_info)
 #define PEERMAP_BAR_IOC_EXPORT	_IOW(PEERMAP_IOC_MAGIC, 0x07, struct peermap_bar_export)
+#define PEERMAP_BAR_IOC_DEVMEM	_IOWR(PEERMAP_IOC_MAGIC, 0x08, struct peermap_bar_devmem)
 
 /* --- importer: /dev/peermap-eduN -------------------------------------- */
 
