@@ -124,6 +124,11 @@ int pm_obj_policy(struct pm_obj *obj, unsigned int flags, const char *deny)
 	return ioctl(obj->bar->fd, PEERMAP_BAR_IOC_POLICY, &req) ? -errno : 0;
 }
 
+int pm_bar_devmem(struct pm_bar *bar, struct peermap_bar_devmem *req)
+{
+	return ioctl(bar->fd, PEERMAP_BAR_IOC_DEVMEM, req) ? -errno : 0;
+}
+
 int pm_obj_info(struct pm_obj *obj, struct peermap_bar_obj_info *info)
 {
 	memset(info, 0, sizeof(*info));

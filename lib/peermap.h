@@ -63,6 +63,13 @@ int pm_obj_export_dmabuf(struct pm_obj *obj, unsigned int flags);
 int pm_obj_export_dmabuf_range(struct pm_obj *obj, uint64_t offset,
 			       uint64_t size, unsigned int flags);
 
+/*
+ * The exporter's device memory lent as device-private pages
+ * (PEERMAP_BAR_IOC_DEVMEM): @req->op and its inputs in, counters out.
+ * 0 or -errno (-EOPNOTSUPP: the kernel has no CONFIG_DEVICE_PRIVATE).
+ */
+int pm_bar_devmem(struct pm_bar *bar, struct peermap_bar_devmem *req);
+
 /* The PCI name ("0000:04:00.0") of a peermap device node ("peermap-edu0"). */
 int pm_node_pci_name(const char *node, char *out, size_t len);
 

@@ -703,9 +703,13 @@ static long pmedu_segments(struct pmedu_dev *edev, void __user *arg)
 	show_addr = capable(CAP_SYS_ADMIN);
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;
-	if (req.access & ~(PEERMAP_ACCESS_READ | PEERMAP_ACCESS_WRITE))
+	if (req.access & ~(PEERMAP_ACCESS_READ | PEERMAP_ACCESS_WRITE |
+			   PEERMAP_EDU_SEGS_ONDEMAND))
 		return -EINVAL;
-	reg = pmedu_reg_create(edev, NULL, req.addr, req.len, req.access, 0);
+	reg = pmedu_reg_create(edev, NULL, req.addr, req.len,
+			       req.access & ~PEERMAP_EDU_SEGS_ONDEMAND,
+			       req.access & PEERMAP_EDU_SEGS_ONDEMAND ?
+			       PEERMAP_MAP_ONDEMAND : 0);
 	if (IS_ERR(reg))
 		return PTR_ERR(reg);
 	map = reg->map;
@@ -842,14 +846,22 @@ static long pmedu_unregister(struct pmedu_dev *edev, struct file *file,
 	return 0;
 }
 
+/*
+ * REG_INFO before devmem_bytes and migrated_bytes: a different ioctl
+ * number (the size is in it), answered with what it has room for.
+ */
+#define PMEDU_REG_INFO_V1_SIZE	offsetofend(struct peermap_edu_reg_info, reused)
+#define PMEDU_IOC_REG_INFO_V1	_IOC(_IOC_READ | _IOC_WRITE, PEERMAP_IOC_MAGIC, 0x44, \
+				     PMEDU_REG_INFO_V1_SIZE)
+
 static long pmedu_reg_info(struct pmedu_dev *edev, struct file *file,
-			   void __user *arg)
+			   void __user *arg, size_t size)
 {
 	struct peermap_edu_reg_info info;
 	struct peermap_map_stats st;
 	struct pmedu_reg *reg;
 
-	if (copy_from_user(&info, arg, sizeof(info)))
+	if (copy_from_user(&info, arg, size))
 		return -EFAULT;
 	reg = pmedu_reg_get(edev, file, info.id);
 	if (!reg)
@@ -863,6 +875,8 @@ static long pmedu_reg_info(struct pmedu_dev *edev, struct file *file,
 		info.fallback_bytes = st.fallback_bytes;
 		info.last_reason = st.last_reason;
 		info.reused = st.reused;
+		info.devmem_bytes = st.devmem_bytes;
+		info.migrated_bytes = st.migrated_bytes;
 	}
 	mutex_lock(&edev->lock);
 	if (!reg->map) {
@@ -878,7 +892,7 @@ static long pmedu_reg_info(struct pmedu_dev *edev, struct file *file,
 		info.nsegs = 0;
 	mutex_unlock(&edev->lock);
 	pmedu_reg_put(reg);
-	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
+	return copy_to_user(arg, &info, size) ? -EFAULT : 0;
 }
 
 static long pmedu_stats(struct pmedu_dev *edev, void __user *arg)
@@ -939,7 +953,9 @@ static long pmedu_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case PEERMAP_EDU_IOC_UNREGISTER:
 		return pmedu_unregister(edev, file, uarg);
 	case PEERMAP_EDU_IOC_REG_INFO:
-		return pmedu_reg_info(edev, file, uarg);
+		return pmedu_reg_info(edev, file, uarg, sizeof(struct peermap_edu_reg_info));
+	case PMEDU_IOC_REG_INFO_V1:
+		return pmedu_reg_info(edev, file, uarg, PMEDU_REG_INFO_V1_SIZE);
 	case PEERMAP_EDU_IOC_STATS:
 		return pmedu_stats(edev, uarg);
 	default:

@@ -292,7 +292,12 @@ struct peermap_edu_copy {
 #define PEERMAP_EDU_DMABUF_SIDE(fd, offset) \
 	(((__u64)(__u32)(fd) << 32) | (__u32)(offset))
 
-/* Map [addr, addr + len) for the DMA engine, report the segments, unmap. */
+/*
+ * Map [addr, addr + len) for the DMA engine, report the segments, unmap.
+ * access may add PEERMAP_EDU_SEGS_ONDEMAND: RAM on demand (not pinned),
+ * where device-private pages are mapped peer to peer.
+ */
+#define PEERMAP_EDU_SEGS_ONDEMAND	(1U << 8)
 struct peermap_edu_segments {
 	__u64 addr;		/* in */
 	__u64 len;		/* in */
@@ -330,6 +335,10 @@ struct peermap_edu_reg_info {
 	__u32 valid;		/* out: 1 while its segments are live */
 	__u32 nsegs;		/* out: segments while valid */
 	__u32 reused;		/* out: pieces kept by the last re-map */
+	/* out: bytes now mapped peer to peer from device-private pages */
+	__u64 devmem_bytes;
+	/* out: device-private bytes mapping it migrated back to RAM */
+	__u64 migrated_bytes;
 };
 
 /* Counters of one engine since its driver was bound. */
