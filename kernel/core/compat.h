@@ -98,6 +98,20 @@ static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
 #else
 #define pm_zone_device_page_init(page, pgmap)	zone_device_page_init(page)
 #endif
+/*
+ * dev_pagemap_ops' free callback, from a function of a struct page:
+ * PM_DEFINE_PGMAP_FREE(name, fn) defines @name, PM_PGMAP_FREE_OP(name)
+ * initialises the op with it.
+ */
+#ifdef PM_HAVE_PGMAP_FOLIO_FREE
+#define PM_DEFINE_PGMAP_FREE(name, fn) \
+	static void name(struct folio *folio) { fn(&folio->page); }
+#define PM_PGMAP_FREE_OP(name)	.folio_free = name
+#else
+#define PM_DEFINE_PGMAP_FREE(name, fn) \
+	static void name(struct page *page) { fn(page); }
+#define PM_PGMAP_FREE_OP(name)	.page_free = name
+#endif
 #endif /* CONFIG_DEVICE_PRIVATE */
 
 #endif /* _PEERMAP_COMPAT_H */

@@ -96,12 +96,7 @@ static void devmem_free(struct page *page)
 	spin_unlock(&d->lock);
 }
 
-#ifdef PM_HAVE_PGMAP_FOLIO_FREE
-static void devmem_folio_free(struct folio *folio)
-{
-	devmem_free(&folio->page);
-}
-#endif
+PM_DEFINE_PGMAP_FREE(devmem_pgmap_free, devmem_free)
 
 /*
  * Device pages of @src (a migrate_vma or migrate_device_range() batch)
@@ -176,11 +171,7 @@ static vm_fault_t devmem_migrate_to_ram(struct vm_fault *vmf)
 }
 
 static const struct dev_pagemap_ops devmem_ops = {
-#ifdef PM_HAVE_PGMAP_FOLIO_FREE
-	.folio_free = devmem_folio_free,
-#else
-	.page_free = devmem_free,
-#endif
+	PM_PGMAP_FREE_OP(devmem_pgmap_free),
 	.migrate_to_ram = devmem_migrate_to_ram,
 };
 

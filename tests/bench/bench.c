@@ -27,11 +27,17 @@
  *   busy      revoke while every importer is mid-transfer: pm_bench's busy
  *             importers, whose devices take a while to stop, with and
  *             without a stop callback
+ *   devmem    a 64 MiB anonymous range with every other 64 KiB in the
+ *             exporter's device-private pages (HMM), mapped on demand:
+ *             peer to peer (peermap) vs upstream's path, which migrates
+ *             the pages back to RAM (the same pages under an owner peermap
+ *             does not know), vs the range all in RAM: time and bytes moved
  *
- *   pm-bench [BUDGET [revoke | busy | map [MAXLEN]]]: BUDGET seconds per
- *   map cell (3); "revoke" measures the revoke cells only (scripts/bench's
- *   IOMMU boots), "busy" the busy ones, "map" the map cells only, up to
- *   MAXLEN bytes (for iterating on the map path).
+ *   pm-bench [BUDGET [revoke | busy | devmem | map [MAXLEN]]]: BUDGET
+ *   seconds per map cell (3); "revoke" measures the revoke cells only
+ *   (scripts/bench's IOMMU boots), "busy" the busy ones, "devmem" the
+ *   devmem ones, "map" the map cells only, up to MAXLEN bytes (for
+ *   iterating on the map path).
  *
  * Output: "csv,TABLE,..." lines (scripts/bench writes them to files) and
  * "#" comments. Map timing is done in the kernel (tests/kmod/pm_bench.c).
@@ -580,6 +586,104 @@ static void inval_cell(uint64_t half, unsigned int samples)
 	pm_obj_free(&o);
 }
 
+/* --- device-private memory ----------------------------------------------- */
+
+#define DEVMEM_RANGE	(64 * MIB)
+#define DEVMEM_BLOCK	(64 * 1024)
+
+/*
+ * One on-demand map+unmap of [p, p + len), timed in the kernel, after
+ * moving @mask's pages into device memory again (untimed); the bytes of
+ * device memory it made migrate back, from the exporter's counters.
+ */
+static int devmem_sample(unsigned char *p, uint64_t len, const uint64_t *mask,
+			 uint64_t *map_ns, uint64_t *moved, unsigned int *segs)
+{
+	struct peermap_bar_devmem d = {
+		.op = PEERMAP_DEVMEM_MIGRATE, .addr = (uintptr_t)p, .len = len,
+		.mask = (uintptr_t)mask,
+	};
+	uint64_t unmap_ns, before;
+	struct pm_bench_map q = {
+		.addr = (uintptr_t)p, .len = len, .method = PM_BENCH_PEERMAP_ONDEMAND,
+		.iters = 1, .map_ns = (uintptr_t)map_ns, .unmap_ns = (uintptr_t)&unmap_ns,
+	};
+	int err = mask ? pm_bar_devmem(&bar, &d) : 0;
+
+	if (err)
+		return err;
+	d.op = PEERMAP_DEVMEM_INFO;
+	if ((err = pm_bar_devmem(&bar, &d)))
+		return err;
+	before = d.migrated_out;
+	memcpy(q.client, client, sizeof(q.client));
+	if (ioctl(bench_fd, PM_BENCH_IOC_MAP, &q))
+		return -errno;
+	if ((err = pm_bar_devmem(&bar, &d)))
+		return err;
+	*moved = (d.migrated_out - before) * 4096;
+	*segs = q.segs;
+	return 0;
+}
+
+/* @samples of one way of mapping the range: "csv,devmem,..." */
+static void devmem_way(const char *way, unsigned int flags, unsigned char *p,
+		       const uint64_t *mask, unsigned int samples)
+{
+	struct peermap_bar_devmem d = { .op = PEERMAP_DEVMEM_RELEASE };
+	uint64_t ns[16], moved = 0, m = 0;
+	unsigned int i, segs = 0;
+	int err = 0;
+
+	pm_bar_devmem(&bar, &d);
+	d = (struct peermap_bar_devmem){ .op = PEERMAP_DEVMEM_SETUP,
+					 .size = DEVMEM_RANGE, .flags = flags };
+	if (mask)
+		err = pm_bar_devmem(&bar, &d);
+	for (i = 0; !err && i < samples; i++) {
+		err = devmem_sample(p, DEVMEM_RANGE, mask, &ns[i], &m, &segs);
+		moved += m;
+	}
+	if (err) {
+		printf("# devmem %s: %s\n", way, strerror(-err));
+		return;
+	}
+	qsort(ns, samples, sizeof(ns[0]), cmp_u64);
+	/* way,range_bytes,device_bytes,samples,median_ns,min_ns,max_ns,
+	 * moved_bytes_per_map,segments
+	 */
+	printf("csv,devmem,%s,%llu,%llu,%u,%llu,%llu,%llu,%llu,%u\n", way,
+	       (unsigned long long)DEVMEM_RANGE,
+	       (unsigned long long)(mask ? DEVMEM_RANGE / 2 : 0), samples,
+	       (unsigned long long)ns[samples / 2], (unsigned long long)ns[0],
+	       (unsigned long long)ns[samples - 1],
+	       (unsigned long long)(moved / samples), segs);
+	d.op = PEERMAP_DEVMEM_RELEASE;
+	pm_bar_devmem(&bar, &d);
+}
+
+static void devmem_cells(unsigned int samples)
+{
+	unsigned char *p = mmap(NULL, DEVMEM_RANGE, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	size_t pages = DEVMEM_RANGE / 4096, i;
+	uint64_t *mask = calloc(pages / 64, sizeof(*mask));
+
+	if (p == MAP_FAILED || !mask) {
+		printf("# devmem: no memory\n");
+		return;
+	}
+	for (i = 0; i < pages; i++)
+		if ((i * 4096 / DEVMEM_BLOCK) & 1)
+			mask[i / 64] |= 1ULL << (i % 64);
+	memset(p, 0x5a, DEVMEM_RANGE);
+	devmem_way("ram", 0, p, NULL, samples);
+	devmem_way("peermap", 0, p, mask, samples);
+	devmem_way("migrate-back", PEERMAP_DEVMEM_FOREIGN, p, mask, samples);
+	munmap(p, DEVMEM_RANGE);
+	free(mask);
+}
+
 /* --- throughput ---------------------------------------------------------- */
 
 struct tput {
@@ -719,6 +823,10 @@ int main(int argc, char **argv)
 		busy_cells();
 		return 0;
 	}
+	if (argc > 2 && !strcmp(argv[2], "devmem")) {
+		devmem_cells(5);
+		return 0;
+	}
 	for (len = 4096; len <= max; len *= 16) {
 		struct range ram = { .fd = -1 };
 
@@ -750,6 +858,8 @@ int main(int argc, char **argv)
 	tput_cell(PM_BENCH_PEERMAP, 2, 10);
 	tput_cell(PM_BENCH_RAM, 1, 10);
 	tput_cell(PM_BENCH_RAM, 2, 10);
+
+	devmem_cells(5);
 
 	/* Last: unbinding takes the devices away. */
 	pm_bar_close(&bar);

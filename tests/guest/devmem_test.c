@@ -169,14 +169,30 @@ static struct peermap_edu_reg_info reg_info(struct __test_metadata *_metadata, i
 }
 
 /*
- * A 1 MiB range with @mask's pages in device memory, copied by the engine
- * to a peermap object, from one, and to RAM, bytes checked; the device
- * pages stay where they are until the CPU reads them at the end.
+ * The mixed range's size: 1 MiB where the topology says so
+ * (TOPO_TEST_DEVMEM_MIXED, switch: three 1 MiB copies cost the debug
+ * kernel about 4 minutes), 64 KiB elsewhere.
+ */
+static size_t mixed_len(void)
+{
+	char buf[32];
+	uint64_t v;
+
+	if (*pm_topo("TEST_DEVMEM_MIXED", buf, sizeof(buf)) &&
+	    !pm_parse_size(buf, &v) && v >= 2 * PAGE && !(v % PAGE))
+		return v;
+	return 16 * PAGE;
+}
+
+/*
+ * A range with @mask's pages in device memory, copied by the engine to a
+ * peermap object, from one, and to RAM, bytes checked; the device pages
+ * stay where they are until the CPU reads them at the end.
  */
 static void mixed_copies(struct __test_metadata *_metadata,
 			 FIXTURE_DATA(devmem) *self, bool random)
 {
-	size_t len = MIB, pages = len / PAGE, ndev = 0, i;
+	size_t len = mixed_len(), pages = len / PAGE, ndev = 0, i;
 	uint64_t *mask = mask_of(pages, random, 17);
 	unsigned char *p = ram(len), *r = ram(len);
 	struct peermap_edu_reg_info info;
@@ -187,6 +203,7 @@ static void mixed_copies(struct __test_metadata *_metadata,
 	int err;
 
 	ASSERT_TRUE(mask && p && r) TH_LOG("memory");
+	TH_LOG("a %zu KiB range", len >> 10);
 	for (i = 0; i < pages; i++)
 		ndev += bit(mask, i);
 	fill(p, len, 1);
@@ -537,7 +554,7 @@ static void *race_mover(void *arg)
 		if (m && migrate_in(rc->bar, rc->p, rc->len, m) >= 0)
 			rc->moves++;
 		free(m);
-		usleep(10000);
+		usleep(50000);
 	}
 	return NULL;
 }

@@ -114,9 +114,12 @@ static int one(struct device *dev, struct pm_bench_map *req, u64 *tmap,
 	int ret;
 
 	t0 = ktime_get_ns();
-	if (req->method == PM_BENCH_PEERMAP) {
+	if (req->method == PM_BENCH_PEERMAP ||
+	    req->method == PM_BENCH_PEERMAP_ONDEMAND) {
 		map = peermap_map(dev, current->mm, req->addr, req->len,
-				  PEERMAP_ACCESS_READ, PEERMAP_MAP_PINNED,
+				  PEERMAP_ACCESS_READ,
+				  req->method == PM_BENCH_PEERMAP ?
+				  PEERMAP_MAP_PINNED : PEERMAP_MAP_ONDEMAND,
 				  &pm_bench_ops, NULL);
 		if (IS_ERR(map))
 			return PTR_ERR(map);
@@ -150,7 +153,7 @@ static long pm_bench_map_ioctl(void __user *arg)
 
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;
-	if (req.method > PM_BENCH_RAM || !req.iters ||
+	if (req.method > PM_BENCH_PEERMAP_ONDEMAND || !req.iters ||
 	    req.iters > PM_BENCH_MAX_ITERS)
 		return -EINVAL;
 	pdev = pm_client_get(req.client, sizeof(req.client));

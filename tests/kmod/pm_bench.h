@@ -12,6 +12,8 @@
 #define PM_BENCH_PEERMAP	0	/* peermap_map() + peermap_unmap() */
 #define PM_BENCH_P2PDMA		1	/* pin (FOLL_PCI_P2PDMA) + dma_map_sgtable */
 #define PM_BENCH_RAM		2	/* pin (FOLL_LONGTERM) + dma_map_sgtable */
+/* peermap_map() on demand: hmm_range_fault(), device-private pages */
+#define PM_BENCH_PEERMAP_ONDEMAND 3
 
 /*
  * Map [addr, addr + len) of the caller for the client device and unmap it
