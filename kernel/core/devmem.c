@@ -21,6 +21,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/ioport.h>
+#include <linux/memory_hotplug.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -36,10 +37,18 @@ static char pm_devmem_owner;
 /**
  * peermap_devmem_owner() - the pgmap owner of peermap's device-private pages
  *
- * For the exporter's migrate_vma_setup() (&migrate_vma.pgmap_owner) when
- * it migrates its pages back to RAM; hmm_range_fault() users that are not
- * peermap see these pages as another driver's.
- * Return: the owner token, the same for every exporter.
+ * The same for every peermap exporter, so that one hmm_range_fault()
+ * reports them all. An exporter's migrate_vma_setup() with
+ * MIGRATE_VMA_SELECT_DEVICE_PRIVATE and this owner therefore collects
+ * other exporters' pages too: migrate back one page (migrate_to_ram), or
+ * skip the collected pages whose pgmap is not its own (leave their dst
+ * 0), or use migrate_device_range() on its own pfns. Likewise, an
+ * exporter mirroring its own memory with hmm_range_fault() sees every
+ * peermap exporter's pages as its own and must check the pgmap, and one
+ * that skips invalidations with its own owner skips other exporters'
+ * migrations. hmm_range_fault() users that are not peermap see these
+ * pages as another driver's.
+ * Return: the owner token.
  */
 void *peermap_devmem_owner(void)
 {
@@ -145,20 +154,38 @@ void peermap_devmem_remove(struct peermap_devmem *dm)
 EXPORT_SYMBOL_GPL(peermap_devmem_remove);
 
 /**
- * peermap_devmem_get() - the devmem of a page hmm_range_fault() reported
- * @page: a device-private page whose owner is peermap_devmem_owner()
- * @pgmap: out: the reference that keeps it, for put_dev_pagemap()
+ * peermap_devmem_maybe() - may a pfn hmm_range_fault() reported be device memory?
+ * @pfn: the pfn
  *
- * Return: the devmem, or NULL if its pages are being taken back (the
- * caller tries again later: they will have migrated).
+ * Return: false for ordinary (online) memory, whose pages stay.
  */
-struct peermap_devmem *peermap_devmem_get(struct page *page,
+bool peermap_devmem_maybe(unsigned long pfn)
+{
+	return !pfn_to_online_page(pfn);
+}
+
+/**
+ * peermap_devmem_get() - the devmem of a pfn hmm_range_fault() reported
+ * @pfn: the pfn
+ * @pgmap: out: the reference that keeps its pages, for put_dev_pagemap()
+ *
+ * Decided from the pfn, not its struct page: the page may be freed, and
+ * its memmap with it (the exporter taking its memory back), until the
+ * reference is held.
+ * Return: the devmem; NULL for ordinary memory or another driver's
+ * ZONE_DEVICE memory; ERR_PTR(-EAGAIN) if its pages are being taken back
+ * (they will have migrated when the caller tries again).
+ */
+struct peermap_devmem *peermap_devmem_get(unsigned long pfn,
 					  struct dev_pagemap **pgmap)
 {
-	struct dev_pagemap *pg = pm_get_dev_pagemap(page_to_pfn(page));
+	struct dev_pagemap *pg;
 
-	if (!pg)
+	if (!peermap_devmem_maybe(pfn))
 		return NULL;
+	pg = pm_get_dev_pagemap(pfn);
+	if (!pg)
+		return ERR_PTR(-EAGAIN);
 	if (pg->type != MEMORY_DEVICE_PRIVATE || pg->owner != &pm_devmem_owner) {
 		put_dev_pagemap(pg);
 		return NULL;
@@ -180,7 +207,12 @@ void peermap_devmem_remove(struct peermap_devmem *dm)
 }
 EXPORT_SYMBOL_GPL(peermap_devmem_remove);
 
-struct peermap_devmem *peermap_devmem_get(struct page *page,
+bool peermap_devmem_maybe(unsigned long pfn)
+{
+	return false;
+}
+
+struct peermap_devmem *peermap_devmem_get(unsigned long pfn,
 					  struct dev_pagemap **pgmap)
 {
 	return NULL;

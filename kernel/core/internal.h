@@ -50,7 +50,8 @@ void peermap_window_exit(void);
 void peermap_exporter_debugfs(struct dentry *debugfs);
 
 /* devmem.c: device-private pages of peermap exporters */
-struct peermap_devmem *peermap_devmem_get(struct page *page,
+bool peermap_devmem_maybe(unsigned long pfn);
+struct peermap_devmem *peermap_devmem_get(unsigned long pfn,
 					  struct dev_pagemap **pgmap);
 int peermap_devmem_answer(struct peermap_p2p_req *req,
 			  struct peermap_devmem *dm, u64 offset, u64 len);

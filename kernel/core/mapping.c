@@ -320,6 +320,8 @@ struct pm_build {
 	unsigned int reused;		/* pieces taken over from old */
 	u64 rebuilt;			/* bytes resolved anew */
 	u64 devmem;			/* bytes of device-private pages */
+	bool moved;			/* it migrated pages: start again */
+	struct peermap_devmem *refused;	/* an exporter that said no */
 };
 
 /* A RAM piece of [start, end) on @b's list (undone with it), or NULL. */
@@ -408,49 +410,68 @@ static void pfns_span(unsigned long first, unsigned long i, unsigned long j,
 	*re = min(e, first + (j << PAGE_SHIFT));
 }
 
+/* The pfn of an entry of hmm_range_fault()'s output. */
+static unsigned long hmm_pfn_pfn(unsigned long hmm_pfn)
+{
+	return hmm_pfn & ~HMM_PFN_FLAGS;
+}
+
+/* Is the page of @hmm_pfn in @pgmap's range? From the pfn alone. */
+static bool in_pgmap(const struct dev_pagemap *pgmap, unsigned long hmm_pfn)
+{
+	phys_addr_t phys = PFN_PHYS(hmm_pfn_pfn(hmm_pfn));
+
+	return phys >= pgmap->range.start && phys <= pgmap->range.end;
+}
+
 /*
- * Device-private pages of [start, end) that cannot be mapped peer to peer
- * (their exporter refused the client, or they are read-only and the
- * client writes): fault them as upstream does, which migrates them back
- * to RAM (their migrate_to_ram), and say so. The range changed: -EBUSY,
- * the build starts again and finds RAM there.
+ * Device-private pages [start, end) that cannot be mapped peer to peer
+ * (their exporter refused the client, the route is none, or they are
+ * read-only and the client writes): fault them as upstream does, which
+ * migrates them back to RAM (their migrate_to_ram), and say so. The
+ * fault invalidates the range (-EBUSY); it is faulted again until it is
+ * all RAM, a few times at most, so that the pages counted did move.
  */
-static int migrate_back(struct pm_map *m, unsigned long start,
-			unsigned long end, const char *why)
+static int migrate_back(struct pm_map *m, struct pm_build *bd,
+			unsigned long start, unsigned long end, const char *why)
 {
 	bool write = m->pub.access & PEERMAP_ACCESS_WRITE;
 	unsigned long first = start & PAGE_MASK;
 	unsigned long n = (PAGE_ALIGN(end) - first) >> PAGE_SHIFT;
 	struct hmm_range range = {
 		.notifier = &m->notifier,
-		.notifier_seq = mmu_interval_read_begin(&m->notifier),
 		.start = first,
 		.end = PAGE_ALIGN(end),
 		/* no dev_private_owner: every device-private page faults */
 		.default_flags = HMM_PFN_REQ_FAULT |
 				 (write ? HMM_PFN_REQ_WRITE : 0),
 	};
+	unsigned int tries = 0;
 	int ret;
 
 	range.hmm_pfns = kvmalloc_array(n, sizeof(*range.hmm_pfns),
 					PEERMAP_GFP_USER);
 	if (!range.hmm_pfns)
 		return -ENOMEM;
-	ret = hmm_range_fault(&range);
+	do {
+		range.notifier_seq = mmu_interval_read_begin(&m->notifier);
+		ret = hmm_range_fault(&range);
+	} while (ret == -EBUSY && ++tries < 8 && !fatal_signal_pending(current));
 	kvfree(range.hmm_pfns);
-	if (ret && ret != -EBUSY)
+	bd->moved = true;	/* the range changed: the build starts again */
+	if (ret)
 		return ret;
 	mutex_lock(&m->lock);
 	m->stats.migrated_bytes += end - start;
 	mutex_unlock(&m->lock);
 	trace_peermap_devmem_migrate(m->pub.client, start, end - start, why);
-	return -EBUSY;
+	return 0;
 }
 
 /*
  * Device-private pages [start, end) of @dm (@pfns, from @start's page),
- * peer to peer: one piece, which holds @pgmap's reference, answered by
- * @dm's exporter run by run of pages contiguous in @dm.
+ * peer to peer: one piece, which takes over the @pgmap reference,
+ * answered by @dm's exporter run by run of pages contiguous in @dm.
  */
 static int map_devmem_run(struct pm_map *m, struct pm_build *bd,
 			  struct peermap_devmem *dm, struct dev_pagemap *pgmap,
@@ -460,6 +481,7 @@ static int map_devmem_run(struct pm_map *m, struct pm_build *bd,
 	unsigned long first = start & PAGE_MASK, s, e, i, j, base;
 	unsigned long n = (PAGE_ALIGN(end) - first) >> PAGE_SHIFT;
 	struct peermap_p2p_req *req;
+	u64 before = bd->b.mapped;
 	int ret;
 
 	if (!try_module_get(dm->exp->owner)) {
@@ -478,84 +500,87 @@ static int map_devmem_run(struct pm_map *m, struct pm_build *bd,
 	req->start = start;
 	req->end = end;
 	for (i = 0; i < n; i = j) {
-		base = page_to_pfn(hmm_pfn_to_page(pfns[i]));
-		for (j = i + 1; j < n &&
-		     page_to_pfn(hmm_pfn_to_page(pfns[j])) == base + j - i; j++)
+		base = hmm_pfn_pfn(pfns[i]);
+		for (j = i + 1; j < n && hmm_pfn_pfn(pfns[j]) == base + j - i; j++)
 			;
 		pfns_span(first, i, j, start, end, &s, &e);
 		ret = peermap_devmem_answer(req, dm,
 					    peermap_devmem_offset(dm, pfn_to_page(base)) +
 					    (s & ~PAGE_MASK), e - s);
+		if (ret == -EBUSY)
+			ret = -EAGAIN;	/* -EBUSY means "build again" in here */
 		if (ret)
 			return ret;
+	}
+	if (bd->b.mapped - before != end - start) {
+		dev_warn(m->pub.client, "exporter %s answered %llu bytes of device-private memory for %lu\n",
+			 dm->exp->name, bd->b.mapped - before, end - start);
+		return -EIO;
 	}
 	bd->devmem += end - start;
 	return 0;
 }
 
-/* Errors of an answer that mean "not now", not "no". */
+/* Errors of an answer that mean "not now" or "failed", not "not this way". */
 static bool transient(int ret)
 {
-	return ret == -EAGAIN || ret == -EBUSY || ret == -ENOMEM ||
-	       ret == -EINTR || ret == -EIO;
+	return ret == -EAGAIN || ret == -ENOMEM || ret == -EINTR || ret == -EIO;
 }
 
 /*
- * Device-private pages of peermap exporters in [start, end) (@pfns, from
- * @start's page): peer to peer, devmem by devmem; or back to RAM where
- * that cannot be (migrate_back()).
+ * Device-private pages [start, end) of @dm (@pfns, from @start's page;
+ * @pgmap's reference is ours to consume): peer to peer, or back to RAM
+ * where that cannot be. Once pages moved in this build (bd->moved), it
+ * will start again: the rest is only migrated, not mapped.
  */
 static int map_devmem(struct pm_map *m, struct pm_build *bd,
+		      struct peermap_devmem *dm, struct dev_pagemap *pgmap,
 		      const unsigned long *pfns, unsigned long start,
 		      unsigned long end)
 {
 	bool write = m->pub.access & PEERMAP_ACCESS_WRITE;
-	unsigned long first = start & PAGE_MASK, s, e, i, j, k, ro = ULONG_MAX;
+	unsigned long first = start & PAGE_MASK, s, e, i, j;
 	unsigned long n = (PAGE_ALIGN(end) - first) >> PAGE_SHIFT;
-	struct peermap_devmem *dm;
-	struct dev_pagemap *pgmap;
-	phys_addr_t phys;
-	int ret;
+	int ret = 0;
 
-	for (i = 0; i < n; i = j) {
-		dm = peermap_devmem_get(hmm_pfn_to_page(pfns[i]), &pgmap);
-		if (!dm)
-			return -EAGAIN;	/* being taken back: they migrate */
-		for (j = i + 1; j < n; j++) {
-			phys = PFN_PHYS(page_to_pfn(hmm_pfn_to_page(pfns[j])));
-			if (phys < pgmap->range.start || phys > pgmap->range.end)
-				break;
-		}
+	/*
+	 * hmm_range_fault() reports our pages without faulting them for
+	 * writing: after fork() they are read-only (COW). Those go back.
+	 */
+	for (i = 0; write && i < n && !ret; i = j) {
+		for (j = i + 1; j < n && !(pfns[i] & HMM_PFN_WRITE) ==
+		     !(pfns[j] & HMM_PFN_WRITE); j++)
+			;
 		pfns_span(first, i, j, start, end, &s, &e);
-		/*
-		 * hmm_range_fault() reports our pages without faulting them
-		 * for writing: after fork() they are read-only (COW).
-		 */
-		for (k = i; write && k < j; k++)
-			if (!(pfns[k] & HMM_PFN_WRITE))
-				ro = min(ro, k);
-		if (ro != ULONG_MAX) {
-			put_dev_pagemap(pgmap);
-			pfns_span(first, ro, j, start, end, &s, &e);
-			return migrate_back(m, s, e, "read-only");
-		}
-		ret = map_devmem_run(m, bd, dm, pgmap, pfns + i, s, e);
-		if (ret && !transient(ret)) {
-			dev_info_ratelimited(m->pub.client, "exporter %s refused its device-private pages %#lx-%#lx: %d: migrating them back to RAM\n",
-					     dm->exp->name, s, e, ret);
-			return migrate_back(m, s, e, "refused");
-		}
-		if (ret)
-			return ret;
+		if (!(pfns[i] & HMM_PFN_WRITE))
+			ret = migrate_back(m, bd, s, e, "read-only");
 	}
-	return 0;
+	if (ret || bd->moved) {
+		put_dev_pagemap(pgmap);
+		return ret;
+	}
+	if (dm == bd->refused) {	/* it said no already in this build */
+		put_dev_pagemap(pgmap);
+		return migrate_back(m, bd, start, end, "refused");
+	}
+	ret = map_devmem_run(m, bd, dm, pgmap, pfns, start, end);
+	if (!ret || transient(ret))
+		return ret;
+	dev_info_ratelimited(m->pub.client, "device-private pages %#lx-%#lx of exporter %s not mapped peer to peer (%d: %s): migrating them back to RAM\n",
+			     start, end, dm->exp->name, ret,
+			     ret == -EREMOTEIO ? "no route" : "refused");
+	bd->refused = dm;	/* identity only: its reference went with the piece */
+	return migrate_back(m, bd, start, end, "refused");
 }
 
 /*
  * On demand, [start, end) (one chunk): fault it with hmm_range_fault(),
  * which reports peermap exporters' device-private pages instead of
  * migrating them back, and map RAM runs and device runs in order: the
- * segments say RAM or PEER page by page, merged where contiguous.
+ * segments say RAM or PEER page by page, merged where contiguous. A page
+ * is told apart by its pfn (peermap_devmem_get()), its struct page only
+ * read once its pgmap is held: the exporter may take its memory back at
+ * any time, and the notifier's sequence guards only the install.
  */
 static int map_ondemand(struct pm_map *m, struct pm_build *bd,
 			unsigned long start, unsigned long end)
@@ -572,8 +597,9 @@ static int map_ondemand(struct pm_map *m, struct pm_build *bd,
 				 (write ? HMM_PFN_REQ_WRITE : 0),
 		.dev_private_owner = peermap_devmem_owner(),
 	};
+	struct peermap_devmem *dm;
+	struct dev_pagemap *pgmap;
 	unsigned long *pfns;
-	bool dev;
 	int ret;
 
 	pfns = kvmalloc_array(n, sizeof(*pfns), PEERMAP_GFP_USER);
@@ -588,16 +614,27 @@ static int map_ondemand(struct pm_map *m, struct pm_build *bd,
 		goto out;
 	}
 	for (i = 0; i < n && !ret; i = j) {
-		dev = is_device_private_page(hmm_pfn_to_page(pfns[i]));
-		for (j = i + 1; j < n &&
-		     is_device_private_page(hmm_pfn_to_page(pfns[j])) == dev; j++)
-			;
+		dm = peermap_devmem_get(hmm_pfn_pfn(pfns[i]), &pgmap);
+		if (IS_ERR(dm)) {
+			ret = PTR_ERR(dm);
+			break;
+		}
+		j = i + 1;
+		if (dm) {
+			while (j < n && in_pgmap(pgmap, pfns[j]))
+				j++;
+		} else {
+			while (j < n && !peermap_devmem_maybe(hmm_pfn_pfn(pfns[j])))
+				j++;
+		}
 		pfns_span(first, i, j, start, end, &s, &e);
-		if (dev)
-			ret = map_devmem(m, bd, pfns + i, s, e);
-		else
+		if (dm)
+			ret = map_devmem(m, bd, dm, pgmap, pfns + i, s, e);
+		else if (!bd->moved)
 			ret = map_ram_faulted(m, &bd->b, pfns + i, s, e);
 	}
+	if (!ret && bd->moved)
+		ret = -EBUSY;	/* pages moved: resolve the range again */
 out:
 	kvfree(pfns);
 	return ret;
@@ -1180,7 +1217,9 @@ static bool pinned_cares(const struct mmu_notifier_range *range)
  * the mapping's counters and a tracepoint show. A pinned range migrates
  * every one (GUP faults them in); an on-demand range those of drivers
  * peermap does not know (migrate_back() counts the others). Device
- * migrations have an owner; migrate_vma_setup() notifies with it.
+ * migrations have an owner; migrate_vma_setup() notifies with it. The
+ * event does not say which way: a migration into device memory that
+ * runs during the build is counted too (approximate, and said so).
  */
 static void count_migrated(struct pm_map *m,
 			   const struct mmu_notifier_range *range)

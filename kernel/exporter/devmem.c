@@ -19,6 +19,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bitmap.h>
+#include <linux/delay.h>
 #include <linux/highmem.h>
 #include <linux/io.h>
 #include <linux/memremap.h>
@@ -101,12 +102,12 @@ PM_DEFINE_PGMAP_FREE(devmem_pgmap_free, devmem_free)
 /*
  * Device pages of @src (a migrate_vma or migrate_device_range() batch)
  * into fresh RAM pages in @dst: the copy out of the BAR. Returns the
- * pages it gave a destination.
+ * pages it found no RAM page for.
  */
 static unsigned long devmem_copy_out(const unsigned long *src,
 				     unsigned long *dst, unsigned long n)
 {
-	unsigned long i, done = 0;
+	unsigned long i, failed = 0;
 	struct page *spage, *dpage;
 	void *to;
 
@@ -116,17 +117,18 @@ static unsigned long devmem_copy_out(const unsigned long *src,
 		    !is_device_private_page(spage))
 			continue;
 		dpage = alloc_page(GFP_HIGHUSER_MOVABLE);
-		if (!dpage)
-			continue;	/* stays in device memory */
+		if (!dpage) {
+			failed++;	/* stays in device memory */
+			continue;
+		}
 		lock_page(dpage);
 		to = kmap_local_page(dpage);
 		memcpy_fromio(to, page_bar(page_devmem(spage), spage), PAGE_SIZE);
 		kunmap_local(to);
 		dst[i] = migrate_pfn(page_to_pfn(dpage)) |
 			 (src[i] & MIGRATE_PFN_WRITE);
-		done++;
 	}
-	return done;
+	return failed;
 }
 
 /* Pages of @src and @dst that did move. */
@@ -145,7 +147,7 @@ static unsigned long moved(const unsigned long *src, const unsigned long *dst,
 static vm_fault_t devmem_migrate_to_ram(struct vm_fault *vmf)
 {
 	struct pmbar_devmem *d = page_devmem(vmf->page);
-	unsigned long src = 0, dst = 0;
+	unsigned long src = 0, dst = 0, oom;
 	struct migrate_vma args = {
 		.vma = vmf->vma,
 		.start = vmf->address,
@@ -159,7 +161,7 @@ static vm_fault_t devmem_migrate_to_ram(struct vm_fault *vmf)
 
 	if (migrate_vma_setup(&args))
 		return VM_FAULT_SIGBUS;
-	devmem_copy_out(&src, &dst, 1);
+	oom = devmem_copy_out(&src, &dst, 1);
 	migrate_vma_pages(&args);
 	if (moved(&src, &dst, 1)) {
 		spin_lock(&d->lock);
@@ -167,7 +169,8 @@ static vm_fault_t devmem_migrate_to_ram(struct vm_fault *vmf)
 		spin_unlock(&d->lock);
 	}
 	migrate_vma_finalize(&args);
-	return 0;
+	/* No RAM for it: say so rather than fault again at once. */
+	return oom ? VM_FAULT_OOM : 0;
 }
 
 static const struct dev_pagemap_ops devmem_ops = {
@@ -182,6 +185,7 @@ static unsigned long devmem_evict(struct pmbar_devmem *d)
 
 	src = kvcalloc(d->npages, sizeof(*src), GFP_KERNEL | __GFP_NOFAIL);
 	dst = kvcalloc(d->npages, sizeof(*dst), GFP_KERNEL | __GFP_NOFAIL);
+	/* Our own pfns only: other exporters' pages share the owner. */
 	migrate_device_range(src, PHYS_PFN(d->dm.pgmap.range.start), d->npages);
 	devmem_copy_out(src, dst, d->npages);
 	migrate_device_pages(src, dst, d->npages);
@@ -386,6 +390,7 @@ err:
 void pmbar_devmem_release(struct pmbar_dev *bdev)
 {
 	struct pmbar_devmem *d = bdev->devmem;
+	unsigned int rounds;
 
 	lockdep_assert_held(&bdev->devmem_lock);
 	if (!d)
@@ -393,10 +398,18 @@ void pmbar_devmem_release(struct pmbar_dev *bdev)
 	spin_lock(&d->lock);
 	d->closing = true;
 	spin_unlock(&d->lock);
-	/* A page may be on its way in or out: again until none is left. */
-	while (READ_ONCE(d->nused)) {
+	/*
+	 * A page may be on its way in or out, or find no RAM page: again
+	 * until none is left, backing off, and saying why it takes long.
+	 */
+	for (rounds = 0; READ_ONCE(d->nused); rounds++) {
 		devmem_evict(d);
-		cond_resched();
+		if (!READ_ONCE(d->nused))
+			break;
+		if (rounds % 500 == 499)
+			dev_warn(&bdev->pdev->dev, "devmem: %lu device pages still hold data (no RAM for them, or held): waiting\n",
+				 READ_ONCE(d->nused));
+		msleep(rounds < 10 ? 1 : 10);
 	}
 	devmem_unmap(d);
 	gen_pool_free(bdev->pool, d->pool_addr, d->dm.size);

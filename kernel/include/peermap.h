@@ -324,8 +324,11 @@ struct peermap_exporter {
 	 * peermap_req_add_bar(), or refuse with -errno: the core then
 	 * migrates those pages back to RAM (migrate_to_ram), as upstream
 	 * does for every device-private page; -EAGAIN: the core retries.
-	 * Without it, the core answers with @dm's BAR itself. Called
-	 * without the mmap lock; may sleep. No p2p_unmap follows: the core
+	 * A route that is none (-EREMOTEIO) migrates them back too.
+	 * Without it, the core answers with @dm's BAR itself. Called with
+	 * the mmap lock held for read, as @p2p_map: must not take a lock
+	 * that is held around taking the mmap lock; may sleep. No
+	 * p2p_unmap follows: the core
 	 * holds @dm's pgmap until the piece is torn down, and a page that
 	 * migrates tears it down first (mmu notifier).
 	 */
