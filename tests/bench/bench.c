@@ -608,20 +608,24 @@ static int devmem_sample(unsigned char *p, uint64_t len, const uint64_t *mask,
 		.addr = (uintptr_t)p, .len = len, .method = PM_BENCH_PEERMAP_ONDEMAND,
 		.iters = 1, .map_ns = (uintptr_t)map_ns, .unmap_ns = (uintptr_t)&unmap_ns,
 	};
-	int err = mask ? pm_bar_devmem(&bar, &d) : 0;
+	int err;
 
-	if (err)
-		return err;
-	d.op = PEERMAP_DEVMEM_INFO;
-	if ((err = pm_bar_devmem(&bar, &d)))
-		return err;
+	*moved = 0;
+	if (mask) {	/* the range all in RAM has no device memory */
+		if ((err = pm_bar_devmem(&bar, &d)))
+			return err;
+		d.op = PEERMAP_DEVMEM_INFO;
+		if ((err = pm_bar_devmem(&bar, &d)))
+			return err;
+	}
 	before = d.migrated_out;
 	memcpy(q.client, client, sizeof(q.client));
 	if (ioctl(bench_fd, PM_BENCH_IOC_MAP, &q))
 		return -errno;
-	if ((err = pm_bar_devmem(&bar, &d)))
+	if (mask && (err = pm_bar_devmem(&bar, &d)))
 		return err;
-	*moved = (d.migrated_out - before) * 4096;
+	if (mask)
+		*moved = (d.migrated_out - before) * 4096;
 	*segs = q.segs;
 	return 0;
 }
