@@ -755,7 +755,6 @@ static unsigned long ram_extent(struct pm_map *m, struct vm_area_struct *vma,
 	return at;
 }
 
-
 /* Move @node's piece, [start, end), from the old resolution into the new. */
 static int reuse(struct pm_map *m, struct pm_build *bd, struct list_head *node,
 		 struct list_head *to, unsigned long start, unsigned long end)

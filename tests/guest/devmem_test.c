@@ -34,6 +34,7 @@
 #define DEVMEM_SIZE	(16UL << 20)
 #define MIB		(1UL << 20)
 #define RW		(PEERMAP_ACCESS_READ | PEERMAP_ACCESS_WRITE)
+#define SMALL		(16 * PAGE)	/* the range of the smaller tests */
 
 FIXTURE(devmem) {
 	struct pm_bar bar;
@@ -168,6 +169,32 @@ static struct peermap_edu_reg_info reg_info(struct __test_metadata *_metadata, i
 	return info;
 }
 
+/* 16 pages filled with @seed, all moved into device memory; or NULL. */
+static unsigned char *device_range(struct pm_bar *bar, unsigned int seed)
+{
+	unsigned char *p = ram(SMALL);
+
+	if (!p)
+		return NULL;
+	fill(p, SMALL, seed);
+	if (migrate_in(bar, p, SMALL, NULL) != SMALL / PAGE) {
+		munmap(p, SMALL);
+		return NULL;
+	}
+	return p;
+}
+
+/* Registration @id is valid and holds RAM: its device bytes migrated back. */
+static void expect_migrated_back(struct __test_metadata *_metadata, int edu, uint64_t id)
+{
+	struct peermap_edu_reg_info info = reg_info(_metadata, edu, id);
+
+	EXPECT_TRUE(info.valid && !info.devmem_bytes && info.migrated_bytes == SMALL)
+		TH_LOG("valid %u, %llu device bytes, %llu migrated back", info.valid,
+		       (unsigned long long)info.devmem_bytes,
+		       (unsigned long long)info.migrated_bytes);
+}
+
 /*
  * The mixed range's size: 1 MiB where the topology says so
  * (TOPO_TEST_DEVMEM_MIXED, switch: three 1 MiB copies cost the debug
@@ -267,15 +294,13 @@ TEST_F_TIMEOUT(devmem, random_pages_copied_peer_to_peer, COPIES_TIMEOUT)
 
 TEST_F(devmem, cpu_touch_invalidates_and_next_copy_sees_ram)
 {
-	size_t len = 16 * PAGE;
-	unsigned char *p = ram(len);
+	size_t len = SMALL;
+	unsigned char *p = device_range(&self->bar, 3);
 	struct peermap_edu_reg_info info;
 	struct pm_obj o;
 	uint64_t id;
 
 	ASSERT_TRUE(p);
-	fill(p, len, 3);
-	ASSERT_EQ(16, migrate_in(&self->bar, p, len, NULL));
 	ASSERT_EQ(0, pm_obj_alloc(&self->bar, len, &o));
 	ASSERT_EQ(0, pm_edu_register(self->edu, p, len, PEERMAP_ACCESS_READ,
 				     PEERMAP_MAP_ONDEMAND, &id));
@@ -303,16 +328,14 @@ TEST_F(devmem, cpu_touch_invalidates_and_next_copy_sees_ram)
 
 TEST_F(devmem, evict_invalidates_and_next_copy_sees_ram)
 {
-	size_t len = 16 * PAGE;
-	unsigned char *p = ram(len);
+	size_t len = SMALL;
+	unsigned char *p = device_range(&self->bar, 4);
 	struct peermap_edu_reg_info info;
 	struct peermap_bar_devmem d = { 0 };
 	struct pm_obj o;
 	uint64_t id;
 
 	ASSERT_TRUE(p);
-	fill(p, len, 4);
-	ASSERT_EQ(16, migrate_in(&self->bar, p, len, NULL));
 	ASSERT_EQ(0, pm_obj_alloc(&self->bar, len, &o));
 	ASSERT_EQ(0, pm_edu_register(self->edu, p, len, PEERMAP_ACCESS_READ,
 				     PEERMAP_MAP_ONDEMAND, &id));
@@ -343,8 +366,8 @@ TEST_F(devmem, evict_invalidates_and_next_copy_sees_ram)
  */
 TEST_F(devmem, fork_cow_then_exit)
 {
-	size_t len = 16 * PAGE;
-	unsigned char *p = ram(len);
+	size_t len = SMALL;
+	unsigned char *p = device_range(&self->bar, 5);
 	struct peermap_edu_reg_info info;
 	int go[2], st;
 	struct pm_obj o;
@@ -353,8 +376,6 @@ TEST_F(devmem, fork_cow_then_exit)
 
 	ASSERT_TRUE(p);
 	ASSERT_EQ(0, pipe(go));
-	fill(p, len, 5);
-	ASSERT_EQ(16, migrate_in(&self->bar, p, len, NULL));
 	ASSERT_EQ(0, pm_edu_register(self->edu, p, len, RW, PEERMAP_MAP_ONDEMAND, &id));
 	EXPECT_EQ(len, reg_info(_metadata, self->edu, id).devmem_bytes);
 	pid = fork();
@@ -421,23 +442,16 @@ TEST_F(devmem, exit_frees_device_pages)
 TEST_F(devmem, refused_client_gets_ram)
 {
 	struct peermap_bar_devmem d = { 0 };
-	size_t len = 16 * PAGE;
-	unsigned char *p = ram(len), *r = ram(len);
-	struct peermap_edu_reg_info info;
+	size_t len = SMALL;
+	unsigned char *p = device_range(&self->bar, 8), *r = ram(len);
 	uint64_t id;
 
 	ASSERT_TRUE(p && r);
 	ASSERT_TRUE(!pm_node_pci_name("peermap-edu0", d.deny, sizeof(d.deny)));
-	fill(p, len, 8);
-	ASSERT_EQ(16, migrate_in(&self->bar, p, len, NULL));
 	ASSERT_EQ(0, devmem_op(&self->bar, PEERMAP_DEVMEM_POLICY, &d));
 	ASSERT_EQ(0, pm_edu_register(self->edu, p, len, PEERMAP_ACCESS_READ,
 				     PEERMAP_MAP_ONDEMAND, &id));
-	info = reg_info(_metadata, self->edu, id);
-	EXPECT_TRUE(info.valid && !info.devmem_bytes && info.migrated_bytes == len)
-		TH_LOG("valid %u, %llu device bytes, %llu migrated back", info.valid,
-		       (unsigned long long)info.devmem_bytes,
-		       (unsigned long long)info.migrated_bytes);
+	expect_migrated_back(_metadata, self->edu, id);
 	EXPECT_EQ(16, counters(&self->bar).migrated_out);
 	ASSERT_EQ(0, pm_edu_copy(self->edu, r, p, len));
 	EXPECT_EQ(0, differ(r, len, 8));
@@ -451,22 +465,16 @@ TEST_F(devmem, refused_client_gets_ram)
 /* Pages of a driver peermap does not know: migrated back, and counted. */
 TEST_F(devmem, foreign_owner_migrated_back)
 {
-	size_t len = 16 * PAGE;
-	unsigned char *p = ram(len), *r = ram(len);
-	struct peermap_edu_reg_info info;
+	size_t len = SMALL;
+	unsigned char *p, *r = ram(len);
 	uint64_t id;
 
-	ASSERT_TRUE(p && r);
 	ASSERT_EQ(0, lend(&self->bar, PEERMAP_DEVMEM_FOREIGN));
-	fill(p, len, 9);
-	ASSERT_EQ(16, migrate_in(&self->bar, p, len, NULL));
+	p = device_range(&self->bar, 9);
+	ASSERT_TRUE(p && r);
 	ASSERT_EQ(0, pm_edu_register(self->edu, p, len, PEERMAP_ACCESS_READ,
 				     PEERMAP_MAP_ONDEMAND, &id));
-	info = reg_info(_metadata, self->edu, id);
-	EXPECT_TRUE(info.valid && !info.devmem_bytes && info.migrated_bytes == len)
-		TH_LOG("valid %u, %llu device bytes, %llu migrated back", info.valid,
-		       (unsigned long long)info.devmem_bytes,
-		       (unsigned long long)info.migrated_bytes);
+	expect_migrated_back(_metadata, self->edu, id);
 	EXPECT_EQ(16, counters(&self->bar).migrated_out);
 	expect_segments(_metadata, self->edu, p, len, NULL);
 	ASSERT_EQ(0, pm_edu_copy(self->edu, r, p, len));
@@ -479,21 +487,14 @@ TEST_F(devmem, foreign_owner_migrated_back)
 /* Device-private pages cannot be pinned: a pinned range migrates them. */
 TEST_F(devmem, pinned_registration_migrates_back)
 {
-	size_t len = 16 * PAGE;
-	unsigned char *p = ram(len);
-	struct peermap_edu_reg_info info;
+	size_t len = SMALL;
+	unsigned char *p = device_range(&self->bar, 10);
 	uint64_t id;
 
 	ASSERT_TRUE(p);
-	fill(p, len, 10);
-	ASSERT_EQ(16, migrate_in(&self->bar, p, len, NULL));
 	ASSERT_EQ(0, pm_edu_register(self->edu, p, len, PEERMAP_ACCESS_READ,
 				     PEERMAP_MAP_PINNED, &id));
-	info = reg_info(_metadata, self->edu, id);
-	EXPECT_TRUE(info.valid && !info.devmem_bytes && info.migrated_bytes == len)
-		TH_LOG("valid %u, %llu device bytes, %llu migrated back", info.valid,
-		       (unsigned long long)info.devmem_bytes,
-		       (unsigned long long)info.migrated_bytes);
+	expect_migrated_back(_metadata, self->edu, id);
 	EXPECT_EQ(0, counters(&self->bar).used);
 	pm_edu_unregister(self->edu, id);
 	EXPECT_EQ(0, differ(p, len, 10));
