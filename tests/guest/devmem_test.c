@@ -141,9 +141,9 @@ static void expect_segments(struct __test_metadata *_metadata, int edu, void *p,
 		if (!i || (mask && bit(mask, i)) != (mask && bit(mask, i - 1)))
 			runs++;
 	for (i = 0; i < n && i < 6; i++)
-		TH_LOG("seg %zu: %s %llu bytes", i,
+		TH_LOG("seg %zu: %s %#llx %llu bytes", i,
 		       segs[i].flags & PEERMAP_SEG_PEER ? "PEER" : "RAM ",
-		       (unsigned long long)segs[i].len);
+		       (unsigned long long)segs[i].addr, (unsigned long long)segs[i].len);
 	/* Every segment lies in one run, and has that run's kind. */
 	for (s = 0; s < n; pos += segs[s].len, s++) {
 		bool dev = mask && bit(mask, pos / PAGE);
