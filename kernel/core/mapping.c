@@ -425,6 +425,30 @@ static bool in_pgmap(const struct dev_pagemap *pgmap, unsigned long hmm_pfn)
 }
 
 /*
+ * @r faults [start, end) in for the mapping's access (for writing if the
+ * device writes) and reports the device-private pages of @owner as they
+ * are; its pfn array allocated (kvfree() it). The caller sets the
+ * notifier's sequence. 0 or -ENOMEM.
+ */
+static int fault_range_init(struct pm_map *m, struct hmm_range *r,
+			    unsigned long start, unsigned long end, void *owner)
+{
+	bool write = m->pub.access & PEERMAP_ACCESS_WRITE;
+
+	*r = (struct hmm_range) {
+		.notifier = &m->notifier,
+		.start = start & PAGE_MASK,
+		.end = PAGE_ALIGN(end),
+		.default_flags = HMM_PFN_REQ_FAULT |
+				 (write ? HMM_PFN_REQ_WRITE : 0),
+		.dev_private_owner = owner,
+	};
+	r->hmm_pfns = kvmalloc_array((r->end - r->start) >> PAGE_SHIFT,
+				     sizeof(*r->hmm_pfns), PEERMAP_GFP_USER);
+	return r->hmm_pfns ? 0 : -ENOMEM;
+}
+
+/*
  * Device-private pages [start, end) that cannot be mapped peer to peer
  * (their exporter refused the client, the route is none, or they are
  * read-only and the client writes): fault them as upstream does, which
@@ -435,24 +459,14 @@ static bool in_pgmap(const struct dev_pagemap *pgmap, unsigned long hmm_pfn)
 static int migrate_back(struct pm_map *m, struct pm_build *bd,
 			unsigned long start, unsigned long end, const char *why)
 {
-	bool write = m->pub.access & PEERMAP_ACCESS_WRITE;
-	unsigned long first = start & PAGE_MASK;
-	unsigned long n = (PAGE_ALIGN(end) - first) >> PAGE_SHIFT;
-	struct hmm_range range = {
-		.notifier = &m->notifier,
-		.start = first,
-		.end = PAGE_ALIGN(end),
-		/* no dev_private_owner: every device-private page faults */
-		.default_flags = HMM_PFN_REQ_FAULT |
-				 (write ? HMM_PFN_REQ_WRITE : 0),
-	};
+	struct hmm_range range;
 	unsigned int tries = 0;
 	int ret;
 
-	range.hmm_pfns = kvmalloc_array(n, sizeof(*range.hmm_pfns),
-					PEERMAP_GFP_USER);
-	if (!range.hmm_pfns)
-		return -ENOMEM;
+	/* no owner: every device-private page faults */
+	ret = fault_range_init(m, &range, start, end, NULL);
+	if (ret)
+		return ret;
 	do {
 		range.notifier_seq = mmu_interval_read_begin(&m->notifier);
 		ret = hmm_range_fault(&range);
@@ -585,27 +599,19 @@ static int map_devmem(struct pm_map *m, struct pm_build *bd,
 static int map_ondemand(struct pm_map *m, struct pm_build *bd,
 			unsigned long start, unsigned long end)
 {
-	bool write = m->pub.access & PEERMAP_ACCESS_WRITE;
 	unsigned long first = start & PAGE_MASK, i, j, s, e;
 	unsigned long n = (PAGE_ALIGN(end) - first) >> PAGE_SHIFT;
-	struct hmm_range range = {
-		.notifier = &m->notifier,
-		.notifier_seq = bd->seq,
-		.start = first,
-		.end = PAGE_ALIGN(end),
-		.default_flags = HMM_PFN_REQ_FAULT |
-				 (write ? HMM_PFN_REQ_WRITE : 0),
-		.dev_private_owner = peermap_devmem_owner(),
-	};
 	struct peermap_devmem *dm;
 	struct dev_pagemap *pgmap;
+	struct hmm_range range;
 	unsigned long *pfns;
 	int ret;
 
-	pfns = kvmalloc_array(n, sizeof(*pfns), PEERMAP_GFP_USER);
-	if (!pfns)
-		return -ENOMEM;
-	range.hmm_pfns = pfns;
+	ret = fault_range_init(m, &range, start, end, peermap_devmem_owner());
+	if (ret)
+		return ret;
+	range.notifier_seq = bd->seq;
+	pfns = range.hmm_pfns;
 	ret = hmm_range_fault(&range);
 	if (ret) {
 		if (ret != -EBUSY)
